@@ -1,0 +1,3 @@
+"""Annotator: interactive video segmentation annotation."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Our PyTorch model code, one package per model family (imports torch)."""
