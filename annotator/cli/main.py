@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from annotator import __version__
-from annotator.cli import commands, parsing
+from annotator.cli import commands, evaluation, parsing
 from annotator.cli.demo import cmd_demo, cmd_gui
 from annotator.cli.errors import run_guarded
 
@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bk = sub.add_parser("backends", help="list backends and whether they can run here")
     bk.set_defaults(func=commands.cmd_backends)
+
+    evaluation.add_parsers(sub)
     return parser
 
 
