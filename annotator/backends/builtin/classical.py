@@ -17,6 +17,7 @@ from annotator.backends.builtin.grabcut import (
     fill_holes,
     keep_components,
     keep_overlapping,
+    region_contrast,
     run_grabcut,
     segment,
 )
@@ -151,14 +152,15 @@ class ClassicalBackend:
 
 
 def _rank(frame: np.ndarray, candidates: list[np.ndarray]) -> list[MaskProposal]:
-    """Drop empty and near-duplicate candidates; best boundary contrast first."""
+    """Drop empty and near-duplicate candidates; best colour separation (and edges) first."""
     unique: list[np.ndarray] = []
     for mask in candidates:
         if mask.any() and all(mask_iou(mask, u) < 0.98 for u in unique):
             unique.append(mask)
     if not unique:
         unique = [candidates[0]]
-    scored = [MaskProposal(m, boundary_contrast(frame, m)) for m in unique]
+    scored = [MaskProposal(m, 0.75 * region_contrast(frame, m) + 0.25 * boundary_contrast(frame, m))
+              for m in unique]
     return sorted(scored, key=lambda p: -p.score)
 
 

@@ -148,6 +148,32 @@ def segment(frame: np.ndarray, points: tuple[Point, ...], box: Box | None,
     return crop.paste(fg, frame.shape)
 
 
+def region_contrast(frame: np.ndarray, mask: np.ndarray) -> float:
+    """0..1: how different the mask's colours are from a ring around it (Bhattacharyya distance).
+
+    A blob inside one textured object shares its ring's colours and scores low; a whole object
+    against its background scores high, which is what ranking candidates needs.
+    """
+    if not mask.any() or mask.all():
+        return 0.0
+    ys, xs = np.nonzero(mask)
+    width = max(3, int(0.15 * np.sqrt(ys.size)))
+    y0, y1 = max(0, ys.min() - width), min(mask.shape[0], ys.max() + width + 1)
+    x0, x1 = max(0, xs.min() - width), min(mask.shape[1], xs.max() + width + 1)
+    sub = mask[y0:y1, x0:x1].astype(np.uint8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
+    ring = (cv2.dilate(sub, kernel) > 0) & (sub == 0)
+    if not ring.any():
+        return 0.0
+    part = np.ascontiguousarray(frame[y0:y1, x0:x1])
+    bins, ranges = [8, 8, 8], [0, 256, 0, 256, 0, 256]
+    inside = cv2.calcHist([part], [0, 1, 2], sub, bins, ranges)
+    outside = cv2.calcHist([part], [0, 1, 2], ring.astype(np.uint8), bins, ranges)
+    cv2.normalize(inside, inside, 1, 0, cv2.NORM_L1)
+    cv2.normalize(outside, outside, 1, 0, cv2.NORM_L1)
+    return float(cv2.compareHist(inside, outside, cv2.HISTCMP_BHATTACHARYYA))
+
+
 def boundary_contrast(frame: np.ndarray, mask: np.ndarray) -> float:
     """0..1: how strongly the mask's boundary follows image edges (a label-free quality score)."""
     if not mask.any() or mask.all():
