@@ -16,6 +16,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# CLIP's BPE vocabulary ships with the model download; tests take it from the open-clip-torch
+# wheel on PyPI (downloaded, unpacked, never installed or committed).
+VOCAB := $(VENV)/clip/bpe_simple_vocab_16e6.txt.gz
+$(VOCAB): | $(STAMP)
+	$(BIN)/python -m pip download --quiet --no-deps open-clip-torch==3.3.0 -d $(VENV)/clip/wheel
+	$(BIN)/python -c "import glob, zipfile; z = zipfile.ZipFile(glob.glob('$(VENV)/clip/wheel/*.whl')[0]); open('$(VOCAB)', 'wb').write(z.read('open_clip/bpe_simple_vocab_16e6.txt.gz'))"
+export ANNOTATOR_CLIP_VOCAB := $(abspath $(VOCAB))
+
 install: $(STAMP)
 
 run: $(STAMP)
@@ -28,10 +36,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: $(STAMP) lint
+test: $(STAMP) $(VOCAB) lint
 	$(BIN)/python -m pytest
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) $(VOCAB)
 	$(BIN)/python -m pytest -m slow
 
 bench: $(STAMP)
