@@ -80,3 +80,15 @@ def test_prompt_outside_the_frame_is_refused(sample):
     backend.set_frame(sample.frame(0))
     with pytest.raises(PromptError, match="outside the 640x360 frame"):
         backend.predict(Prompts(points=(Point(700, 10),)))
+
+
+def test_prompts_after_reopening_use_the_new_video(sample, tmp_path):
+    """Regression: a cached frame of the previous video must not answer prompts on the next."""
+    tracker = create_backend("classical")
+    tracker.open(sample)
+    tracker.add_prompts(0, 1, Prompts(points=(Point(120, 180),)))
+    flipped = tmp_path / "flipped.mp4"
+    write_video(flipped, (f[:, ::-1] for f in render(3)), 30.0)
+    tracker.open(open_video(flipped))
+    best = tracker.add_prompts(0, 1, Prompts(points=(Point(520, 180),)))[0].mask
+    assert mask_iou(best, _ball(0)[:, ::-1]) > 0.85

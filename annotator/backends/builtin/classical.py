@@ -84,10 +84,12 @@ class ClassicalBackend:
         """Attach to a video (frames are read on demand)."""
         self._video = video
         self._keyframes.clear()
+        self._frame, self._key = None, None
 
     def add_prompts(self, frame: FrameIndex, obj: ObjectId, prompts: Prompts) -> list[MaskProposal]:
         """Segment the prompts on `frame` and make the best candidate the object's keyframe."""
-        self.set_frame(self._require_video().frame(frame), key=("video", frame))
+        video = self._require_video()
+        self.set_frame(video.frame(frame), key=(id(video), frame))
         proposals = self.predict(prompts)
         self._keyframes.setdefault(obj, {})[frame] = proposals[0].mask
         return proposals
