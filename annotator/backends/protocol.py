@@ -117,4 +117,15 @@ class Tracker(Protocol):
         ...
 
 
-Backend = Segmenter | Tracker
+@runtime_checkable
+class Proposer(Protocol):
+    """Automatic instances: every object a detector finds on a frame, with its class name."""
+
+    info: BackendInfo
+
+    def propose(self, frame: np.ndarray) -> list[MaskProposal]:
+        """Candidate masks with `label` and score, best first."""
+        ...
+
+
+Backend = Segmenter | Tracker | Proposer

@@ -83,6 +83,8 @@ class MaskProposal:
     mask: np.ndarray = field(compare=False)
     score: float
     extra: dict[str, float] = field(default_factory=dict, compare=False)
+    label: str = ""
+    """A class name when the backend recognizes what it segmented (detectors, OVSAM)."""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,9 @@
 """Built-in backend specs: cheap objects only, no heavy imports (listed explicitly, greppable)."""
 
-from annotator.backends.protocol import SEGMENTER, TRACKER, BackendInfo, BackendSpec
+from annotator.backends.protocol import PROPOSER, SEGMENTER, TRACKER, BackendInfo, BackendSpec
+from annotator.backends.weights import missing_weights
+
+TORCH_HINT = "pip install torch==2.13.0 (CPU) or a CUDA build from pytorch.org"
 
 CLASSICAL_INFO = BackendInfo(
     id="classical",
@@ -11,6 +14,29 @@ CLASSICAL_INFO = BackendInfo(
     multimask=True,
 )
 
+EDGESAM_INFO = BackendInfo(
+    id="edgesam",
+    name="EdgeSAM",
+    roles=frozenset({SEGMENTER}),
+    prompts=frozenset({"point", "box"}),
+    description="Fast click-to-segment (chongzhou96/EdgeSAM); candidates ranked by stability.",
+    requires=("torch",),
+    install_hint=TORCH_HINT,
+    multimask=True,
+)
+
+YOLACT_INFO = BackendInfo(
+    id="yolact",
+    name="YOLACT (automatic instances)",
+    roles=frozenset({PROPOSER}),
+    prompts=frozenset(),
+    description="Instance masks for all 80 COCO classes on a frame (dbolya/yolact, Fast NMS).",
+    requires=("torch",),
+    install_hint=TORCH_HINT,
+)
+
 BUILTIN_SPECS: tuple[BackendSpec, ...] = (
     BackendSpec(CLASSICAL_INFO, "annotator.backends.builtin.classical:create"),
+    BackendSpec(YOLACT_INFO, "annotator.backends.builtin.yolact:create",
+                check=lambda: missing_weights("yolact_base")),
 )

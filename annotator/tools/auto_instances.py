@@ -1,0 +1,113 @@
+"""Automatic instances over a frame range: a Proposer's masks linked into Objects across frames.
+
+Each frame's proposals are matched to the Objects seen on the previous frames by mask IoU with
+the Hungarian method; unmatched proposals start new Objects. Everything is stored with provenance
+`proposal` until the user accepts it (it then counts as manual, i.e. as keyframes) or rejects it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from annotator.backends.protocol import Proposer
+from annotator.core.edits import MaskEdit, MaskRepository, set_masks
+from annotator.core.jobs import Job, Progress
+from annotator.core.masks import encode
+from annotator.core.ports import VideoSource
+from annotator.core.project import StoredMask
+from annotator.core.types import FrameIndex, ObjectId, Provenance, Source
+from annotator.store import ProjectStore
+
+
+@dataclass(frozen=True)
+class AutoInstancesConfig:
+    """Filters and mapping. `label_map` maps detector classes to project labels; a class mapped
+    to None is ignored, a class not in the map keeps its own name (unless `only_mapped`)."""
+
+    min_score: float = 0.3
+    match_iou: float = 0.3
+    max_gap: int = 2
+    label_map: Mapping[str, str | None] = field(default_factory=dict)
+    only_mapped: bool = False
+
+    def project_label(self, detector_label: str) -> str | None:
+        """The project label for a detector class, or None to drop it."""
+        if detector_label in self.label_map:
+            return self.label_map[detector_label]
+        return None if self.only_mapped else detector_label
+
+
+def mask_ious(a: list[np.ndarray], b: list[np.ndarray]) -> np.ndarray:
+    """(len(a), len(b)) IoU matrix of boolean masks of one size."""
+    if not a or not b:
+        return np.zeros((len(a), len(b)))
+    fa = np.stack([m.ravel() for m in a]).astype(np.float32)
+    fb = np.stack([m.ravel() for m in b]).astype(np.float32)
+    inter = fa @ fb.T
+    union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+
+
+def associate(tracks: list[np.ndarray], masks: list[np.ndarray], min_iou: float
+              ) -> dict[int, int]:
+    """{mask index: track index} maximizing total IoU, pairs below `min_iou` left unmatched."""
+    iou = mask_ious(tracks, masks)
+    if iou.size == 0:
+        return {}
+    rows, cols = linear_sum_assignment(-iou)
+    return {int(c): int(r) for r, c in zip(rows, cols, strict=True) if iou[r, c] >= min_iou}
+
+
+def auto_instances(store: ProjectStore, proposer: Proposer, video_id: int, source: VideoSource,
+                   frames: Iterable[FrameIndex], config: AutoInstancesConfig | None = None,
+                   backend: str = "", version: str = "") -> Job[dict[ObjectId, np.ndarray]]:
+    """Propose, link and store, one frame per step (committed before each yield)."""
+    config = config or AutoInstancesConfig()
+    frames = list(frames)
+    last_seen: dict[ObjectId, tuple[FrameIndex, np.ndarray]] = {}
+    for done, frame in enumerate(frames, start=1):
+        found = []
+        for p in proposer.propose(source.frame(frame)):
+            label = config.project_label(p.label)
+            if p.score >= config.min_score and label is not None:
+                found.append((p, label))
+        alive = [(obj, m) for obj, (f, m) in last_seen.items() if abs(frame - f) <= config.max_gap]
+        links = associate([m for _, m in alive], [p.mask for p, _ in found], config.match_iou)
+        writes, result = [], {}
+        for i, (proposal, label) in enumerate(found):
+            obj = alive[links[i]][0] if i in links else store.add_object(video_id, label).id
+            last_seen[obj] = (frame, proposal.mask)
+            result[obj] = proposal.mask
+            prov = Provenance(Source.PROPOSAL, backend, version, proposal.score)
+            writes.append((video_id, obj, frame, StoredMask(encode(proposal.mask), prov)))
+        store.write_masks(writes)
+        yield Progress(done, len(frames), result, f"frame {frame}: {len(found)} instances")
+
+
+def accept(repo: MaskRepository, store: ProjectStore, objects: Iterable[ObjectId]) -> MaskEdit:
+    """The edit that turns these Objects' proposals into accepted (manual) masks."""
+    writes = []
+    for obj in objects:
+        record = store.object(obj)
+        for rec in store.masks(record.video_id, object_id=obj):
+            p = rec.mask.provenance
+            if p.source == Source.PROPOSAL:
+                prov = Provenance(Source.MANUAL, p.backend, p.model_version, p.score)
+                writes.append((rec.video_id, obj, rec.frame, StoredMask(rec.mask.rle, prov)))
+    return set_masks(repo, "accept proposals", writes)
+
+
+def reject(store: ProjectStore, objects: Iterable[ObjectId]) -> list[ObjectId]:
+    """Delete Objects that hold only proposals; returns the ones deleted (others are kept)."""
+    deleted = []
+    for obj in objects:
+        record = store.object(obj)
+        sources = {r.mask.provenance.source for r in store.masks(record.video_id, object_id=obj)}
+        if sources <= {Source.PROPOSAL}:
+            store.delete_object(obj)
+            deleted.append(obj)
+    return deleted
