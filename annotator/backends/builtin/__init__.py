@@ -1,6 +1,13 @@
 """Built-in backend specs: cheap objects only, no heavy imports (listed explicitly, greppable)."""
 
-from annotator.backends.protocol import PROPOSER, SEGMENTER, TRACKER, BackendInfo, BackendSpec
+from annotator.backends.protocol import (
+    GROUNDER,
+    PROPOSER,
+    SEGMENTER,
+    TRACKER,
+    BackendInfo,
+    BackendSpec,
+)
 from annotator.backends.weights import missing_weights
 
 TORCH_HINT = "pip install torch==2.13.0 (CPU) or a CUDA build from pytorch.org"
@@ -35,8 +42,33 @@ YOLACT_INFO = BackendInfo(
     install_hint=TORCH_HINT,
 )
 
+MASKCLIP_INFO = BackendInfo(
+    id="maskclip",
+    name="DenseCLIP / MaskCLIP (text)",
+    roles=frozenset({GROUNDER}),
+    prompts=frozenset({"text"}),
+    description="Training-free dense labels from class names or a phrase (CLIP ViT-B/16).",
+    requires=("torch",),
+    install_hint=TORCH_HINT,
+)
+
+
+def _maskclip_check() -> str | None:
+    """Cheap first (the checkpoint file); the vocabulary lookup imports the model package."""
+    problem = missing_weights("clip_vit_b16")
+    if problem:
+        return problem
+    from annotator.backends.builtin.maskclip import vocab_problem
+
+    return vocab_problem()
+
+
 BUILTIN_SPECS: tuple[BackendSpec, ...] = (
     BackendSpec(CLASSICAL_INFO, "annotator.backends.builtin.classical:create"),
+    BackendSpec(EDGESAM_INFO, "annotator.backends.builtin.edgesam:create",
+                check=lambda: missing_weights("edge_sam")),
     BackendSpec(YOLACT_INFO, "annotator.backends.builtin.yolact:create",
                 check=lambda: missing_weights("yolact_base")),
+    BackendSpec(MASKCLIP_INFO, "annotator.backends.builtin.maskclip:create",
+                check=_maskclip_check),
 )

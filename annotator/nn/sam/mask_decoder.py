@@ -1,0 +1,146 @@
+"""SAM mask decoder: output tokens + two-way transformer -> low-res mask logits and IoU scores.
+
+Same keys and computation as segment-anything's `MaskDecoder`: an IoU token and
+`num_multimask_outputs + 1` mask tokens, a hypernetwork MLP per mask token, an upscaling
+path (x4) and an IoU head. `with_iou_head=False` drops the IoU token and head (OVSAM).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from annotator.nn.sam.common import MLP, LayerNorm2d, conv_transpose2x2_blocks, layer_norm_last
+
+
+class MaskDecoder(nn.Module):
+    """Predicts masks from an image embedding and prompt embeddings."""
+
+    def __init__(
+        self,
+        *,
+        transformer_dim: int,
+        transformer: nn.Module,
+        num_multimask_outputs: int = 3,
+        activation: type[nn.Module] = nn.GELU,
+        iou_head_depth: int = 3,
+        iou_head_hidden_dim: int = 256,
+        with_iou_head: bool = True,
+    ) -> None:
+        super().__init__()
+        self.transformer_dim = transformer_dim
+        self.transformer = transformer
+        self.num_multimask_outputs = num_multimask_outputs
+        self.num_mask_tokens = num_multimask_outputs + 1
+        self.with_iou_head = with_iou_head
+        # GEMM-based upscaling (see _masks_channels_last); False runs the official NCHW modules
+        self.fast_upscaling = True
+        if with_iou_head:
+            self.iou_token = nn.Embedding(1, transformer_dim)
+        self.mask_tokens = nn.Embedding(self.num_mask_tokens, transformer_dim)
+        self.output_upscaling = nn.Sequential(
+            nn.ConvTranspose2d(transformer_dim, transformer_dim // 4, kernel_size=2, stride=2),
+            LayerNorm2d(transformer_dim // 4),
+            activation(),
+            nn.ConvTranspose2d(transformer_dim // 4, transformer_dim // 8, kernel_size=2, stride=2),
+            activation(),
+        )
+        self.output_hypernetworks_mlps = nn.ModuleList(
+            MLP(transformer_dim, transformer_dim, transformer_dim // 8, 3)
+            for _ in range(self.num_mask_tokens)
+        )
+        if with_iou_head:
+            self.iou_prediction_head = MLP(
+                transformer_dim, iou_head_hidden_dim, self.num_mask_tokens, iou_head_depth
+            )
+
+    def forward(
+        self,
+        image_embeddings: Tensor,
+        image_pe: Tensor,
+        sparse_prompt_embeddings: Tensor,
+        dense_prompt_embeddings: Tensor,
+        num_multimask_outputs: int,
+    ) -> tuple[Tensor, Tensor | None]:
+        """Masks (B x C x 4h x 4w logits) and IoU predictions (B x C) of the selected tokens.
+
+        `num_multimask_outputs`: all tokens (= num_mask_tokens), the multimask tokens
+        1.. (= num_mask_tokens - 1, SAM's multimask output) or token 0 (= 1). EdgeSAM: 4/3/1.
+        """
+        masks, iou_pred = self.predict_masks(
+            image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings
+        )
+        sel = self.output_slice(num_multimask_outputs)
+        return masks[:, sel], (iou_pred[:, sel] if iou_pred is not None else None)
+
+    def output_slice(self, num_multimask_outputs: int) -> slice:
+        """Which mask tokens a request for `num_multimask_outputs` masks returns."""
+        if num_multimask_outputs == self.num_mask_tokens:
+            return slice(0, None)
+        if num_multimask_outputs == self.num_mask_tokens - 1 and num_multimask_outputs > 1:
+            return slice(1, None)
+        if num_multimask_outputs == 1:
+            return slice(0, 1)
+        raise ValueError(
+            f"num_multimask_outputs must be 1, {self.num_mask_tokens - 1} or "
+            f"{self.num_mask_tokens}, got {num_multimask_outputs}"
+        )
+
+    def output_tokens(self) -> Tensor:
+        """The learned output tokens (IoU token first when present), T x C."""
+        if self.with_iou_head:
+            return torch.cat([self.iou_token.weight, self.mask_tokens.weight], dim=0)
+        return self.mask_tokens.weight
+
+    def predict_masks(
+        self,
+        image_embeddings: Tensor,
+        image_pe: Tensor,
+        sparse_prompt_embeddings: Tensor,
+        dense_prompt_embeddings: Tensor,
+    ) -> tuple[Tensor, Tensor | None]:
+        """Masks and IoU predictions of every mask token (B = number of prompt sets)."""
+        n = sparse_prompt_embeddings.size(0)
+        output_tokens = self.output_tokens().unsqueeze(0).expand(n, -1, -1)
+        tokens = torch.cat((output_tokens, sparse_prompt_embeddings), dim=1)
+        src = image_embeddings
+        if src.shape[0] != n:
+            src = torch.repeat_interleave(src, n, dim=0)
+        src = src + dense_prompt_embeddings
+        pos_src = image_pe
+        if pos_src.shape[0] != n:
+            pos_src = torch.repeat_interleave(pos_src, n, dim=0)
+        b, c, h, w = src.shape
+
+        hs, src = self.transformer(src, pos_src, tokens)
+        first = 1 if self.with_iou_head else 0
+        mask_tokens_out = hs[:, first : first + self.num_mask_tokens, :]
+
+        hyper_in = torch.stack(
+            [mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)],
+            dim=1,
+        )
+        if self.fast_upscaling:
+            masks = self._masks_channels_last(src.reshape(b, h, w, c), hyper_in)
+        else:  # the official formulation
+            upscaled = self.output_upscaling(src.transpose(1, 2).reshape(b, c, h, w))
+            b, c, h, w = upscaled.shape
+            masks = (hyper_in @ upscaled.reshape(b, c, h * w)).reshape(b, -1, h, w)
+        iou_pred = self.iou_prediction_head(hs[:, 0, :]) if self.with_iou_head else None
+        return masks, iou_pred
+
+    def _masks_channels_last(self, src: Tensor, hyper_in: Tensor) -> Tensor:
+        """output_upscaling + hypernetwork product on channels-last tokens (B x h x w x C).
+
+        Same computation as the official NCHW path up to float rounding, much faster on CPU:
+        the 2x2/stride-2 transposed convs become GEMMs and the pixel shuffle is applied only
+        to the final T-channel masks.
+        """
+        dc1, ln, act1, dc2, act2 = self.output_upscaling
+        b, h, w, _ = src.shape
+        x = act1(layer_norm_last(conv_transpose2x2_blocks(src, dc1), ln))  # b h w 2 2 C/4
+        x = act2(conv_transpose2x2_blocks(x, dc2))  # b h w dy dx ey ex C/8
+        masks = x.reshape(b, -1, x.shape[-1]) @ hyper_in.transpose(1, 2)
+        t = hyper_in.shape[1]
+        masks = masks.reshape(b, h, w, 2, 2, 2, 2, t).permute(0, 7, 1, 3, 5, 2, 4, 6)
+        return masks.reshape(b, t, 4 * h, 4 * w)

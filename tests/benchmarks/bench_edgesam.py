@@ -1,0 +1,123 @@
+"""EdgeSAM on this CPU: encoder latency and per-click decoder p50 / p95.
+
+Run: .venv/bin/python tests/benchmarks/bench_edgesam.py [--frames N] [--clicks N] [--threads N]
+Baselines, measured in the same run: the unfused encoder, and the decoder with the official
+ops (ConvTranspose2d upscaling, full 1024x1024 postprocess, plain attention). Random weights:
+speed does not depend on their values. Goal: decoder p95 < 30 ms per click.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from annotator.nn.edgesam import EdgeSam, EdgeSamPredictor, build_edge_sam
+
+Row = tuple[str, float, float, str]
+
+
+def _times_ms(fn: Callable[[], object], n: int, warmup: int = 2) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1e3)
+    return out
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def _clicks(pred: EdgeSamPredictor) -> dict[str, Callable[[], object]]:
+    """One decoder call per prompt kind, as a click in the app would make it."""
+    point, pos = np.array([[640.0, 360.0]]), np.array([1])
+    prev = pred.predict(point, pos, num_multimask_outputs=1).low_res_logits[:1]
+    return {
+        "1 point, 4 masks": lambda: pred.predict(point, pos, num_multimask_outputs=4),
+        "1 point, 4 masks, best at full res": lambda: pred.predict(
+            point, pos, num_multimask_outputs=4, full_res_masks=1
+        ),
+        "box, 1 mask": lambda: pred.predict(
+            box=np.array([300.0, 100.0, 900.0, 650.0]), num_multimask_outputs=1
+        ),
+        "3 points + mask_input, 1 mask": lambda: pred.predict(
+            np.array([[640.0, 360.0], [200.0, 200.0], [700.0, 500.0]]),
+            np.array([1, 0, 1]),
+            mask_input=prev,
+            num_multimask_outputs=1,
+        ),
+    }
+
+
+def _official_ops(model: EdgeSam) -> EdgeSam:
+    ref = copy.deepcopy(model)
+    ref.mask_decoder.fast_upscaling = False
+    ref.postprocess_masks = ref.postprocess_masks_reference  # type: ignore[method-assign]
+    return ref
+
+
+def _encoder_rows(model: EdgeSam, fused: EdgeSam, frame: np.ndarray, n: int) -> list[Row]:
+    rows: list[Row] = []
+    base = 0.0
+    for name, m in (("encoder, unfused (baseline)", model), ("encoder, fused", fused)):
+        pred = EdgeSamPredictor(m)
+        ts = _times_ms(lambda p=pred: p.set_image(frame), n, warmup=1)
+        p50 = _pct(ts, 50)
+        base = base or p50
+        rows.append((name, p50, _pct(ts, 95), f"{p50 / base:.2f}x"))
+    return rows
+
+
+def _decoder_rows(model: EdgeSam, fused: EdgeSam, frame: np.ndarray, n: int) -> list[Row]:
+    rows: list[Row] = []
+    base: dict[str, float] = {}
+    for label, m in (("official ops", _official_ops(model)), ("fused", fused)):
+        pred = EdgeSamPredictor(m)
+        pred.set_image(frame)
+        for name, fn in _clicks(pred).items():
+            ts = _times_ms(fn, n, warmup=3)
+            p50 = _pct(ts, 50)
+            b = base.setdefault(name, p50)
+            rows.append((f"decoder {name}, {label}", p50, _pct(ts, 95), f"{p50 / b:.2f}x"))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--frames", type=int, default=5, help="encoder runs per variant")
+    parser.add_argument("--clicks", type=int, default=40, help="decoder runs per prompt kind")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    frame = np.random.default_rng(0).integers(0, 256, size=(720, 1280, 3), dtype=np.uint8)
+    model = build_edge_sam()
+    fused = copy.deepcopy(model).fuse()
+    rows = _encoder_rows(model, fused, frame, args.frames)
+    rows += _decoder_rows(model, fused, frame, args.clicks)
+
+    print(
+        f"EdgeSAM CPU benchmark, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        "frame 1280x720 (decoder rows include the masks at frame size)"
+    )
+    print(f"{'step':<56} {'p50 ms':>8} {'p95 ms':>8} {'vs base':>8}")
+    for name, p50, p95, ratio in rows:
+        print(f"{name:<56} {p50:8.1f} {p95:8.1f} {ratio:>8}")
+    worst = max(
+        p95 for name, _, p95, _ in rows if name.startswith("decoder") and name.endswith(", fused")
+    )
+    verdict = "meets" if worst < 30 else "misses"
+    print(f"fused decoder worst p95 {worst:.1f} ms: {verdict} the 30 ms goal")
+
+
+if __name__ == "__main__":
+    main()
