@@ -1,4 +1,6 @@
-"""`annotator` command line: gui (default), track, export, backends, demo. Never imports Qt."""
+"""`annotator` command line: gui (default), track, export, backends, models, bench, demo.
+
+Never imports Qt."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from annotator import __version__
-from annotator.cli import commands, evaluation, parsing
+from annotator.cli import commands, evaluation, models, parsing
 from annotator.cli.demo import cmd_demo, cmd_gui
 from annotator.cli.errors import run_guarded
 
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     bk.set_defaults(func=commands.cmd_backends)
 
     evaluation.add_parsers(sub)
+    models.add_parsers(sub)
     return parser
 
 
