@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -15,11 +15,19 @@ import numpy as np
 
 from annotator.core.errors import BackendUnavailable
 from annotator.core.ports import VideoSource
-from annotator.core.types import FrameIndex, FrameMasks, MaskProposal, ObjectId, Prompts
+from annotator.core.types import (
+    DenseLabels,
+    FrameIndex,
+    FrameMasks,
+    MaskProposal,
+    ObjectId,
+    Prompts,
+)
 
 SEGMENTER = "segmenter"
 TRACKER = "tracker"
 PROPOSER = "proposer"
+GROUNDER = "text"
 
 
 @dataclass(frozen=True)
@@ -128,4 +136,21 @@ class Proposer(Protocol):
         ...
 
 
-Backend = Segmenter | Tracker | Proposer
+@runtime_checkable
+class TextGrounder(Protocol):
+    """Open-vocabulary dense labels: class names or a phrase in, per-pixel maps out."""
+
+    info: BackendInfo
+
+    def label_map(self, frame: np.ndarray, class_names: Sequence[str], key: object = None
+                  ) -> DenseLabels:
+        """Per-pixel classes among `class_names`; a repeated `key` reuses the frame's encoding."""
+        ...
+
+    def heatmap(self, frame: np.ndarray, phrase: str, background: Sequence[str] = (),
+                key: object = None) -> np.ndarray:
+        """(H, W) float map of where the phrase is (higher = more likely)."""
+        ...
+
+
+Backend = Segmenter | Tracker | Proposer | TextGrounder

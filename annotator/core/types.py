@@ -88,6 +88,16 @@ class MaskProposal:
 
 
 @dataclass(frozen=True)
+class DenseLabels:
+    """Per-pixel classes of one frame: argmax `labels` (H, W) into `class_names`, and the
+    per-class `scores` (K, H, W) in 0..1."""
+
+    labels: np.ndarray = field(compare=False)
+    scores: np.ndarray = field(compare=False)
+    class_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class FrameMasks:
     """The Masks a Tracker produced for one Frame, keyed by Object (boolean HxW arrays)."""
 

@@ -22,7 +22,7 @@ import torch
 from torch.nn import functional as F
 
 from annotator.nn.clip.checkpoint import load_clip
-from annotator.nn.clip.model import CLIP, MASKCLIP_NUMERICS, VisionTransformer
+from annotator.nn.clip.model import CLIP, MASKCLIP_NUMERICS, VIT_B16, ClipConfig, VisionTransformer
 from annotator.nn.clip.templates import MASKCLIP_TEMPLATES
 from annotator.nn.clip.tokenizer import ClipTokenizer
 
@@ -220,10 +220,11 @@ class DenseClip:
         *,
         templates: Sequence[str] = MASKCLIP_TEMPLATES,
         device: torch.device | str = "cpu",
+        config: ClipConfig = VIT_B16,
         **options: float,
     ) -> DenseClip:
         """Official OpenAI CLIP `.pt` + BPE vocabulary -> a DenseClip with MaskCLIP numerics."""
-        model = load_clip(checkpoint, vision_numerics=MASKCLIP_NUMERICS).to(device)
+        model = load_clip(checkpoint, config, MASKCLIP_NUMERICS).to(device)
         return cls(model, ClipTokenizer(vocab), templates=templates, **options)
 
     @property
