@@ -56,17 +56,25 @@ class BackendSpec:
     target: str
     check: Callable[[], str | None] | None = field(default=None, compare=False)
 
-    def unavailable_reason(self) -> str | None:
-        """Why `create` would fail, with the fix; None when the backend is ready."""
+    def missing_package(self) -> str | None:
+        """The first required Python package that is not installed, with the fix."""
         for module in self.info.requires:
             if importlib.util.find_spec(module) is None:
                 hint = self.info.install_hint or f"pip install {module}"
                 return f"needs the Python package '{module}': {hint}"
-        return self.check() if self.check else None
+        return None
+
+    def unavailable_reason(self) -> str | None:
+        """Why the backend cannot run with its default options (with the fix), or None."""
+        return self.missing_package() or (self.check() if self.check else None)
 
     def create(self, **options: object) -> Backend:
-        """Import the target and build the backend; raises BackendUnavailable with the fix."""
-        reason = self.unavailable_reason()
+        """Import the target and build the backend; raises BackendUnavailable with the fix.
+
+        Only packages are checked here: options may name another variant or checkpoint than
+        the default one `check` looks at, so the factory itself reports missing weights.
+        """
+        reason = self.missing_package()
         if reason:
             raise BackendUnavailable(f"backend '{self.info.id}' is unavailable: {reason}")
         module_name, _, attr = self.target.partition(":")

@@ -14,12 +14,15 @@ from annotator.cli import commands, evaluation, models, parsing
 from annotator.cli.demo import cmd_demo, cmd_gui
 from annotator.cli.errors import run_guarded
 
+VERBOSE = ("-v", "--verbose")
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used for --help in the README)."""
     parser = argparse.ArgumentParser(prog="annotator", description=__doc__)
     parser.add_argument("--version", action="version", version=f"annotator {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="tracebacks and debug logs")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="tracebacks and debug logs (also accepted after the command)")
     sub = parser.add_subparsers(dest="command")
 
     gui = sub.add_parser("gui", help="start the desktop app (the default)")
@@ -62,7 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse and run; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = any(a in VERBOSE for a in argv)
+    args = parser.parse_args([a for a in argv if a not in VERBOSE])
+    args.verbose = verbose
     if getattr(args, "export", None):
         for fmt, _ in args.export:
             if fmt not in ("coco", "davis"):

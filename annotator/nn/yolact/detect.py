@@ -141,6 +141,9 @@ def postprocess(
     raw: RawDetections, height: int, width: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """-> classes, scores, boxes (N, 4) int64 pixels, masks (N, H, W) bool at frame size."""
+    if raw.scores.numel() == 0:  # a frame without detections (interpolate refuses N=0)
+        empty = raw.boxes.new_zeros((0, height, width), dtype=torch.bool)
+        return raw.classes, raw.scores, raw.boxes.new_zeros((0, 4), dtype=torch.long), empty
     soft = assemble_masks(raw)
     masks = F.interpolate(soft[None], (height, width), mode="bilinear", align_corners=False)[0]
     x1, x2 = sanitize(raw.boxes[:, 0], raw.boxes[:, 2], width)
