@@ -75,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parser.error(f"--export format '{fmt}' is not coco or davis")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("PIL", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.INFO)
     func = getattr(args, "func", cmd_gui)
     if not hasattr(args, "path"):
         args.path = None
