@@ -1,1 +1,1 @@
-"""ui."""
+"""The desktop GUI (PySide6): the only package that imports Qt; start it with `app.run(path)`."""

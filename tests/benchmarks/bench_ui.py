@@ -1,0 +1,194 @@
+"""GUI benchmark: scrubbing speed with 5 objects' overlays on a 720p video, and click-to-overlay
+latency once the frame's embedding is cached.
+
+Run: .venv/bin/python tests/benchmarks/bench_ui.py [VIDEO]   (offscreen unless a display is set)
+Goals: scrubbing >= 30 frames displayed per second; click to overlay p95 < 50 ms for a fast
+decoder (the disc test backend isolates the UI's own share; the classical GrabCut backend shows
+what a user of the default backend waits).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+if not os.environ.get("DISPLAY"):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+from PySide6.QtCore import QEventLoop, QPointF, QSettings, Qt, QTimer  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from annotator.core.masks import encode  # noqa: E402
+from annotator.core.project import StoredMask  # noqa: E402
+from annotator.core.types import Provenance, Source  # noqa: E402
+from annotator.ui.controller import registered_backends  # noqa: E402
+from annotator.ui.main_window import MainWindow  # noqa: E402
+from annotator.ui.overlay import OverlayMode, compose_rles  # noqa: E402
+from annotator.video import open_video, write_video  # noqa: E402
+from tests.ui.disc_backend import choice, disc  # noqa: E402
+
+SHARED = Path(os.environ.get("ANNOTATOR_SHARED", REPO.parent / "shared"))
+OBJECTS = 5
+FRAMES = 90
+
+
+def video_720p(folder: Path) -> Path:
+    """A real 720p clip from ../shared when present, else a synthetic one."""
+    real = SHARED / "videos" / "02_cups.mp4"
+    if real.exists():
+        return real
+    path = folder / "synthetic_720p.mp4"
+    yy, xx = np.mgrid[0:720, 0:1280]
+    frames = (np.stack([(xx + 4 * i) % 256, (yy * 2 + i) % 256,
+                        ((xx // 40 + yy // 40) % 2) * 200], -1).astype(np.uint8)
+              for i in range(FRAMES))
+    write_video(path, frames, 30, crf=23, gop=30, bframes=2)
+    return path
+
+
+def wait(app: QApplication, done: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Run the event loop until `done()`, sleeping between events like the real loop does."""
+    end = time.monotonic() + timeout
+    flags = QEventLoop.ProcessEventsFlag.AllEvents | QEventLoop.ProcessEventsFlag.WaitForMoreEvents
+    while not done():
+        if time.monotonic() > end:
+            raise TimeoutError("benchmark step timed out")
+        app.processEvents(flags, 20)
+
+
+def fill_masks(window: MainWindow, frames: int) -> None:
+    """5 objects with a moving disc each on every frame, written straight to the store."""
+    ctl = window.ctl
+    store, video = ctl.store, ctl.video
+    assert store is not None and video is not None
+    shape = (video.height, video.width)
+    writes = []
+    for k in range(OBJECTS):
+        obj = store.add_object(video.id, f"object {k + 1}")
+        for f in range(frames):
+            mask = disc(shape, 150 + 220 * k + 2 * f, 360 + 80 * np.sin(f / 9 + k), 90)
+            prov = Provenance(Source.PROPAGATED, "bench")
+            writes.append((video.id, obj.id, f, StoredMask(encode(mask), prov)))
+    store.write_masks(writes)
+    ctl.reload_objects()
+    ctl.reload_marks()
+    ctl.overlays.invalidate()
+
+
+def scrub(app: QApplication, window: MainWindow, frames: list[int]) -> float:
+    """Frames displayed per second when stepping through `frames`, painting each."""
+    ctl, canvas = window.ctl, window.canvas
+    start = time.perf_counter()
+    for f in frames:
+        ctl.set_frame(f)
+        wait(app, lambda f=f: ctl.image_index == f)
+        canvas.viewport().repaint()
+    return len(frames) / (time.perf_counter() - start)
+
+
+def decode_fps(path: Path, frames: int) -> float:
+    """Baseline: sequential decode alone (what any player must do)."""
+    video = open_video(path)
+    start = time.perf_counter()
+    for _ in video.frames(0, frames):
+        pass
+    video.close()
+    return frames / (time.perf_counter() - start)
+
+
+def click_latency(app: QApplication, window: MainWindow, backend: str, clicks: int
+                  ) -> tuple[list[float], list[float]]:
+    """Per click: ms from the mouse event to the proposal painted, and ms of predict alone."""
+    ctl, canvas, prompting = window.ctl, window.canvas, window.prompting
+    ctl.set_backend(backend)
+    ctl.set_frame(10)
+    wait(app, lambda: ctl.image_index == 10)
+    rng = np.random.default_rng(0)
+    ui, model = [], []
+    for i in range(clicks + 1):
+        prompting.drop()
+        x, y = rng.uniform(200, 1000), rng.uniform(150, 550)
+        pos = canvas.mapFromScene(QPointF(x, y))
+        start = time.perf_counter()
+        QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton,
+                         Qt.KeyboardModifier.NoModifier, pos)
+        wait(app, lambda: prompting.proposal is not None and not ctl.model_lane.busy)
+        canvas.viewport().repaint()
+        elapsed = time.perf_counter() - start
+        t0 = time.perf_counter()
+        ctl.backend.predict(prompting.prompts)  # type: ignore[union-attr]
+        if i:  # the first click encodes the frame; the rest reuse the cached embedding
+            ui.append(1000 * elapsed)
+            model.append(1000 * (time.perf_counter() - t0))
+    prompting.drop()
+    return ui, model
+
+
+def p95(values: list[float]) -> float:
+    return float(np.percentile(values, 95))
+
+
+def main() -> int:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(sys.argv[1]) if len(sys.argv) > 1 else video_720p(Path(tmp))
+        settings = QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat)
+        window = MainWindow([choice(), *registered_backends()], settings)
+        window.resize(1280, 800)
+        window.show()
+        waker = QTimer()  # wakes the loop now and then so `wait` re-checks its condition
+        waker.start(5)
+        ctl = window.ctl
+        ctl.open_project(Path(tmp) / "bench.annotator")
+        ctl.add_video(path)
+        wait(app, lambda: ctl.image_index == 0)
+        n = min(FRAMES, ctl.frame_count)
+        fill_masks(window, n)
+        info = f"{ctl.video.width}x{ctl.video.height}, {n} frames, {OBJECTS} objects"
+        base = decode_fps(path, n)
+        shape = (ctl.video.height, ctl.video.width)
+        layers = [(encode(disc(shape, 220 * k + 150, 360, 90)), (200, 40, 40))
+                  for k in range(OBJECTS)]
+        t0 = time.perf_counter()
+        for _ in range(20):
+            compose_rles(layers, shape, OverlayMode.FILL)
+        compose_ms = (time.perf_counter() - t0) / 20 * 1000
+        forward = scrub(app, window, list(range(1, n)))
+        backward = scrub(app, window, list(range(n - 2, n - 32, -1)))
+        rng = np.random.default_rng(1)
+        jumps = scrub(app, window, [int(f) for f in rng.integers(0, n, 20)])
+        ctl.overlays.set_mode(OverlayMode.OUTLINE)
+        outline = scrub(app, window, list(range(0, n // 2)))
+        rows = [("decode only (baseline)", f"{base:.1f} fps", "1.00"),
+                ("scrub forward, fill", f"{forward:.1f} fps", f"{forward / base:.2f}"),
+                ("scrub back 30 (cached frames)", f"{backward:.1f} fps",
+                 f"{backward / base:.2f}"),
+                ("random jumps", f"{jumps:.1f} fps", f"{jumps / base:.2f}"),
+                ("scrub forward, outline", f"{outline:.1f} fps", f"{outline / base:.2f}"),
+                ("compose 5 masks (numpy)", f"{compose_ms:.1f} ms", "")]
+        ctl.overlays.set_mode(OverlayMode.FILL)
+        for backend, clicks in (("discs", 30), ("classical", 5)):
+            ui, model = click_latency(app, window, backend, clicks)
+            rows.append((f"click->overlay p50, {backend}", f"{np.median(ui):.1f} ms",
+                         f"{np.median(ui) / max(1e-6, np.median(model)):.2f}x predict"))
+            rows.append((f"click->overlay p95, {backend}", f"{p95(ui):.1f} ms",
+                         f"{p95(ui) / max(1e-6, p95(model)):.2f}x predict"))
+            rows.append((f"  predict alone p95, {backend}", f"{p95(model):.1f} ms", ""))
+        print(f"bench_ui: {info} ({path.name}), goal scrub >= 30 fps")
+        print(f"{'measure':<36}{'value':>12}  ratio")
+        for name, value, ratio in rows:
+            print(f"{name:<36}{value:>12}  {ratio}")
+        ctl.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
