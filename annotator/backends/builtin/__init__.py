@@ -42,6 +42,17 @@ YOLACT_INFO = BackendInfo(
     install_hint=TORCH_HINT,
 )
 
+EDGETAM_INFO = BackendInfo(
+    id="edgetam",
+    name="EdgeTAM",
+    roles=frozenset({SEGMENTER, TRACKER}),
+    prompts=frozenset({"point", "box", "mask"}),
+    description="Video tracker of the SAM 2 family (facebookresearch/EdgeTAM), streaming memory.",
+    requires=("torch",),
+    install_hint=TORCH_HINT,
+    multimask=True,
+)
+
 MASKCLIP_INFO = BackendInfo(
     id="maskclip",
     name="DenseCLIP / MaskCLIP (text)",
@@ -65,6 +76,8 @@ def _maskclip_check() -> str | None:
 
 BUILTIN_SPECS: tuple[BackendSpec, ...] = (
     BackendSpec(CLASSICAL_INFO, "annotator.backends.builtin.classical:create"),
+    BackendSpec(EDGETAM_INFO, "annotator.backends.builtin.sam2_family:create_edgetam",
+                check=lambda: missing_weights("edgetam")),
     BackendSpec(EDGESAM_INFO, "annotator.backends.builtin.edgesam:create",
                 check=lambda: missing_weights("edge_sam")),
     BackendSpec(YOLACT_INFO, "annotator.backends.builtin.yolact:create",
