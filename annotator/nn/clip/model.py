@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from annotator.nn.clip.resnet import ModifiedResNet
+
 
 @dataclass(frozen=True)
 class Numerics:
@@ -39,9 +41,9 @@ class ClipConfig:
 
     embed_dim: int
     image_resolution: int
-    vision_layers: int
+    vision_layers: int | tuple[int, int, int, int]  # a tuple: ModifiedResNet blocks per stage
     vision_width: int
-    vision_patch_size: int
+    vision_patch_size: int  # 0 for ModifiedResNet towers
     context_length: int
     vocab_size: int
     transformer_width: int
@@ -50,21 +52,33 @@ class ClipConfig:
 
 
 VIT_B16 = ClipConfig(512, 224, 12, 768, 16, 77, 49408, 512, 8, 12)
+RN50X16 = ClipConfig(768, 384, (6, 8, 18, 8), 96, 0, 77, 49408, 768, 12, 12)
 
 
 def config_from_state_dict(sd: dict[str, torch.Tensor]) -> ClipConfig:
-    """Hyper-parameters from a ViT CLIP state dict, exactly as `build_model` reads them."""
-    if "visual.proj" not in sd:
-        raise NotImplementedError("only ViT CLIP checkpoints are supported (no ModifiedResNet yet)")
-    width, _, patch, _ = sd["visual.conv1.weight"].shape
-    grid = round((sd["visual.positional_embedding"].shape[0] - 1) ** 0.5)
+    """Hyper-parameters from a CLIP state dict, exactly as `build_model` reads them."""
+    vision_layers: int | tuple[int, int, int, int]
+    if "visual.proj" in sd:
+        width, _, patch, _ = sd["visual.conv1.weight"].shape
+        grid = round((sd["visual.positional_embedding"].shape[0] - 1) ** 0.5)
+        resolution = patch * grid
+        vision_layers = sum(
+            k.startswith("visual.") and k.endswith(".attn.in_proj_weight") for k in sd
+        )
+    else:  # ModifiedResNet
+        counts = [
+            len({k.split(".")[2] for k in sd if k.startswith(f"visual.layer{b}.")})
+            for b in (1, 2, 3, 4)
+        ]
+        vision_layers = (counts[0], counts[1], counts[2], counts[3])
+        width, patch = sd["visual.layer1.0.conv1.weight"].shape[0], 0
+        grid = round((sd["visual.attnpool.positional_embedding"].shape[0] - 1) ** 0.5)
+        resolution = grid * 32
     text_width = sd["ln_final.weight"].shape[0]
     return ClipConfig(
         embed_dim=sd["text_projection"].shape[1],
-        image_resolution=patch * grid,
-        vision_layers=sum(
-            k.startswith("visual.") and k.endswith(".attn.in_proj_weight") for k in sd
-        ),
+        image_resolution=resolution,
+        vision_layers=vision_layers,
         vision_width=width,
         vision_patch_size=patch,
         context_length=sd["positional_embedding"].shape[0],
@@ -198,9 +212,18 @@ class VisionTransformer(nn.Module):
 
 
 def build_visual(cfg: ClipConfig, numerics: Numerics) -> nn.Module:
-    """The image tower for `cfg` (ViT now; ModifiedResNet when `vision_layers` is a tuple)."""
+    """The image tower for `cfg`: ModifiedResNet when `vision_layers` is a tuple, else ViT.
+
+    `numerics` applies to ViT towers only (ModifiedResNet has no LayerNorm or GELU).
+    """
     if not isinstance(cfg.vision_layers, int):
-        raise NotImplementedError("CLIP ModifiedResNet image towers are not implemented yet")
+        return ModifiedResNet(
+            layers=cfg.vision_layers,
+            output_dim=cfg.embed_dim,
+            heads=cfg.vision_width * 32 // 64,
+            input_resolution=cfg.image_resolution,
+            width=cfg.vision_width,
+        )
     return VisionTransformer(
         input_resolution=cfg.image_resolution,
         patch_size=cfg.vision_patch_size,
@@ -284,8 +307,10 @@ __all__ = [
     "CLIP",
     "CLIP_NUMERICS",
     "MASKCLIP_NUMERICS",
+    "RN50X16",
     "VIT_B16",
     "ClipConfig",
+    "ModifiedResNet",
     "Numerics",
     "VisionTransformer",
     "build_visual",
