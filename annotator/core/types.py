@@ -85,6 +85,8 @@ class MaskProposal:
     extra: dict[str, float] = field(default_factory=dict, compare=False)
     label: str = ""
     """A class name when the backend recognizes what it segmented (detectors, OVSAM)."""
+    suggestions: tuple[tuple[str, float], ...] = ()
+    """Ranked (class name, probability) alternatives for `label` (OVSAM's top-k)."""
 
 
 @dataclass(frozen=True)

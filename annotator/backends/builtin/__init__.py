@@ -53,6 +53,16 @@ EDGETAM_INFO = BackendInfo(
     multimask=True,
 )
 
+OVSAM_INFO = BackendInfo(
+    id="ovsam",
+    name="Open-Vocabulary SAM",
+    roles=frozenset({SEGMENTER}),
+    prompts=frozenset({"point", "box"}),
+    description="Segment and recognize: a mask plus top-5 class suggestions (HarborYuan/ovsam).",
+    requires=("torch",),
+    install_hint=TORCH_HINT,
+)
+
 MASKCLIP_INFO = BackendInfo(
     id="maskclip",
     name="DenseCLIP / MaskCLIP (text)",
@@ -74,6 +84,28 @@ def _maskclip_check() -> str | None:
     return vocab_problem()
 
 
+OVSAM_FILES = {"sam2clip": "ovsam_sam2clip_vith_rn50x16",
+               "clip2sam": "ovsam_clip2sam_lvis_rn50x16",
+               "sam": "ovsam_sam_vit_h", "clip": "ovsam_clip_rn50x16"}
+"""Which model manifest provides each part of Open-Vocabulary SAM."""
+
+
+def ovsam_missing_files() -> str | None:
+    """The first released OVSAM file that is not on this machine (cheap: no model imports)."""
+    return next(filter(None, (missing_weights(m) for m in OVSAM_FILES.values())), None)
+
+
+def _ovsam_check() -> str | None:
+    """Cheap first (the four released files); the vocabulary lookup imports the model package."""
+    return ovsam_missing_files() or _maskclip_vocab()
+
+
+def _maskclip_vocab() -> str | None:
+    from annotator.backends.builtin.maskclip import vocab_problem
+
+    return vocab_problem()
+
+
 BUILTIN_SPECS: tuple[BackendSpec, ...] = (
     BackendSpec(CLASSICAL_INFO, "annotator.backends.builtin.classical:create"),
     BackendSpec(EDGETAM_INFO, "annotator.backends.builtin.sam2_family:create_edgetam",
@@ -84,4 +116,5 @@ BUILTIN_SPECS: tuple[BackendSpec, ...] = (
                 check=lambda: missing_weights("yolact_base")),
     BackendSpec(MASKCLIP_INFO, "annotator.backends.builtin.maskclip:create",
                 check=_maskclip_check),
+    BackendSpec(OVSAM_INFO, "annotator.backends.builtin.ovsam:create", check=_ovsam_check),
 )
