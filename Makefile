@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: install run test test-slow lint bench demo clean
+.PHONY: install run test test-slow lint bench demo clean postgres
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,10 +36,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: $(STAMP) $(VOCAB) lint
+# The PostgreSQL tests start their own server from Debian's binaries (skipped when absent).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql; }
+
+test: $(STAMP) $(VOCAB) postgres lint
 	$(BIN)/python -m pytest
 
-test-slow: $(STAMP) $(VOCAB)
+test-slow: $(STAMP) $(VOCAB) postgres
 	$(BIN)/python -m pytest -m slow
 
 bench: $(STAMP)

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, text
 
 from annotator import __version__
 from annotator.core.errors import StoreError
-from annotator.store.schema import SCHEMA_VERSION, Base, Meta
+from annotator.store.schema import SCHEMA_VERSION, Base, BatchRunRow, Meta
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
-"""Step from version v to v+1, keyed by v. Empty while the schema is at version 1."""
+SCHEMA_LOCK = 0x616E6E6F
+"""PostgreSQL advisory-lock key: writers opening one fresh database create its tables once."""
+
+
+def _add_batch_runs(conn: Connection) -> None:
+    """1 -> 2: the `batch_runs` table (resumable, idempotent batch propagation)."""
+    BatchRunRow.__table__.create(conn)  # type: ignore[attr-defined]
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_batch_runs}
+"""Step from version v to v+1, keyed by v."""
 
 
 def read_version(conn: Connection) -> int | None:
@@ -24,6 +33,8 @@ def read_version(conn: Connection) -> int | None:
 
 def ensure_schema(conn: Connection, where: str) -> None:
     """Create a new project's tables or upgrade an older one; refuse a newer one."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
     version = read_version(conn)
     if version is None:
         Base.metadata.create_all(conn)

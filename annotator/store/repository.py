@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, delete, func, make_url, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DatabaseError, OperationalError
 
@@ -27,7 +29,33 @@ from annotator.core.project import (
 from annotator.core.types import FrameIndex, ObjectId, Provenance, Source
 from annotator.store.engine import database_url, make_engine
 from annotator.store.migrations import ensure_schema
-from annotator.store.schema import LabelRow, MaskRow, ObjectRow, PromptRow, VideoRow
+from annotator.store.schema import (
+    BatchRunRow,
+    LabelRow,
+    MaskRow,
+    ObjectRow,
+    PromptRow,
+    VideoRow,
+)
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    """How far one batch Propagation run got: `reached` is its last committed frame."""
+
+    video_id: int
+    fingerprint: str
+    backend: str
+    model_version: str
+    reverse: bool
+    start: FrameIndex
+    stop: FrameIndex
+    reached: FrameIndex
+
+    @property
+    def finished(self) -> bool:
+        """True once the run has committed its `stop` frame."""
+        return self.reached <= self.stop if self.reverse else self.reached >= self.stop
 
 
 class ProjectStore:
@@ -98,6 +126,9 @@ class ProjectStore:
                 values["id"] = object_id
             result = conn.execute(ObjectRow.__table__.insert().values(**values))
             oid = result.inserted_primary_key[0]
+            if object_id is not None and conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT setval(pg_get_serial_sequence('objects', 'id'), "
+                                  "(SELECT max(id) FROM objects))"))
         return self.object(oid)
 
     def object(self, object_id: ObjectId) -> ObjectRecord:
@@ -157,16 +188,53 @@ class ProjectStore:
                 conn.execute(self._upsert(), rows)
         return len(rows) + len(deletes)
 
-    def _upsert(self) -> object:
+    def _dialect(self) -> object:
         dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(self.engine.dialect.name)
         if dialect is None:
             raise StoreError(f"database '{self.engine.dialect.name}' is not supported: use SQLite "
                              "or PostgreSQL")
-        stmt = dialect.insert(MaskRow)
+        return dialect
+
+    def _upsert(self, keep_manual: bool = False) -> object:
+        stmt = self._dialect().insert(MaskRow)  # type: ignore[attr-defined]
         cols = ("video_id", "height", "width", "rle", "source", "backend", "model_version",
                 "score", "created")
+        where = MaskRow.source != str(Source.MANUAL) if keep_manual else None
         return stmt.on_conflict_do_update(index_elements=["object_id", "frame"],
-                                          set_={c: stmt.excluded[c] for c in cols})
+                                          set_={c: stmt.excluded[c] for c in cols}, where=where)
+
+    # --- batch runs --------------------------------------------------------------------------
+
+    def commit_run(self, run: BatchRun | None, writes: Iterable[MaskWrite]) -> int:
+        """Machine masks and the run's progress in one transaction; never replaces a manual mask.
+
+        Committing both at once is what makes a killed batch resume exactly where it stopped.
+        """
+        rows = [_mask_row(v, o, f, m) for v, o, f, m in writes if m is not None]
+        with self.engine.begin() as conn:
+            if rows:
+                conn.execute(self._upsert(keep_manual=True), rows)
+            if run is not None:
+                self._save_run(conn, run)
+        return len(rows)
+
+    def _save_run(self, conn: Connection, run: BatchRun) -> None:
+        stmt = self._dialect().insert(BatchRunRow).values(  # type: ignore[attr-defined]
+            video_id=run.video_id, fingerprint=run.fingerprint, backend=run.backend,
+            model_version=run.model_version, reverse=run.reverse, start=run.start,
+            stop=run.stop, reached=run.reached, updated=time.time())
+        cols = ("backend", "model_version", "reverse", "start", "stop", "reached", "updated")
+        conn.execute(stmt.on_conflict_do_update(index_elements=["video_id", "fingerprint"],
+                                                set_={c: stmt.excluded[c] for c in cols}))
+
+    def batch_runs(self, video_id: int) -> list[BatchRun]:
+        """The recorded batch runs of a Video."""
+        stmt = select(BatchRunRow).where(BatchRunRow.video_id == video_id).order_by(
+            BatchRunRow.id)
+        with self.engine.connect() as conn:
+            return [BatchRun(r.video_id, r.fingerprint, r.backend, r.model_version,
+                             bool(r.reverse), r.start, r.stop, r.reached)
+                    for r in conn.execute(stmt)]
 
     def put_mask(self, video_id: int, object_id: ObjectId, frame: FrameIndex,
                  mask: StoredMask | None) -> None:
@@ -175,9 +243,13 @@ class ProjectStore:
 
     def masks(self, video_id: int, *, frame: FrameIndex | None = None,
               object_id: ObjectId | None = None,
-              frames: Sequence[FrameIndex] | None = None) -> list[MaskRecord]:
-        """Masks of a Video, optionally of one frame, object or frame set; by (frame, object)."""
+              frames: Sequence[FrameIndex] | None = None,
+              source: Source | None = None) -> list[MaskRecord]:
+        """Masks of a Video, optionally of one frame, object, frame set or source; by (frame,
+        object)."""
         stmt = select(MaskRow).where(MaskRow.video_id == video_id)
+        if source is not None:
+            stmt = stmt.where(MaskRow.source == str(source))
         if frame is not None:
             stmt = stmt.where(MaskRow.frame == frame)
         if frames is not None:
@@ -253,7 +325,7 @@ class ProjectStore:
 
 def open_project(target: str | Path, *, create: bool = True) -> ProjectStore:
     """Open (or create) a project file or database URL, upgrading an older schema."""
-    url = database_url(target)
+    url = _driver_url(database_url(target))
     where = str(target)
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
@@ -264,19 +336,36 @@ def open_project(target: str | Path, *, create: bool = True) -> ProjectStore:
                              f"{where}/project.annotator")
         if not path.parent.exists():
             raise StoreError(f"folder {path.parent} does not exist: create it first")
-    engine = make_engine(url)
+    else:
+        where = make_url(url).render_as_string(hide_password=True)
+    try:
+        engine = make_engine(url)
+    except ImportError as exc:
+        raise StoreError(f"no database driver for {where} ({exc}): pip install "
+                         "'annotator[postgres]'") from exc
     try:
         with engine.begin() as conn:
             ensure_schema(conn, where)
     except (DatabaseError, OperationalError) as exc:
         engine.dispose()
         reason = str(exc.orig) if exc.orig is not None else str(exc)
-        raise StoreError(f"cannot open project {where} ({reason}): is it an Annotator project "
-                         "file in a writable folder?") from exc
+        hint = ("is it an Annotator project file in a writable folder?" if
+                url.startswith("sqlite") else "is the server running and the URL right?")
+        raise StoreError(f"cannot open project {where} ({' '.join(reason.split())}): {hint}"
+                         ) from exc
     except StoreError:
         engine.dispose()
         raise
     return ProjectStore(engine, where)
+
+
+def _driver_url(url: str) -> str:
+    """A plain postgresql:// URL uses psycopg 3 unless psycopg2 is installed (SQLAlchemy's
+    default), so the URL users copy from their server works with `annotator[postgres]`."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix) and importlib.util.find_spec("psycopg2") is None:
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
 
 
 def _video(row: VideoRow) -> VideoRecord:

@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bump with a step in `migrations.MIGRATIONS` whenever the tables change."""
 
 
@@ -99,3 +99,25 @@ class PromptRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     payload: Mapped[str] = mapped_column(Text)
     created: Mapped[float] = mapped_column(Float)
+
+
+class BatchRunRow(Base):
+    """How far one Propagation run of a batch got, keyed by the fingerprint of what it depends on.
+
+    A rerun with the same keyframes, backend and version finds its row and skips (or resumes
+    from `reached`); a correction changes the fingerprint, so only that run is redone.
+    """
+
+    __tablename__ = "batch_runs"
+    __table_args__ = (UniqueConstraint("video_id", "fingerprint", name="uq_batch_run"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    backend: Mapped[str] = mapped_column(String(100))
+    model_version: Mapped[str] = mapped_column(String(100))
+    reverse: Mapped[bool] = mapped_column(Boolean)
+    start: Mapped[int] = mapped_column(Integer)
+    stop: Mapped[int] = mapped_column(Integer)
+    reached: Mapped[int] = mapped_column(Integer)
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated: Mapped[float] = mapped_column(Float)
