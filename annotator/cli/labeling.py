@@ -52,7 +52,8 @@ def frame_range(text: str, count: int) -> range:
     return range(start, stop)
 
 
-def _video(store: ProjectStore, video_id: int | None) -> VideoRecord:
+def video_of(store: ProjectStore, video_id: int | None) -> VideoRecord:
+    """The Video a command works on: the given id, else the project's first."""
     videos = store.videos()
     if not videos:
         raise AnnotatorError(f"{store.where} has no videos: add one with `annotator track`")
@@ -71,7 +72,7 @@ def cmd_auto_instances(args: argparse.Namespace) -> int:
         label_map[cls] = label or None
     spec = get_spec(args.backend)
     with open_project(args.project, create=False) as store:
-        video = _video(store, args.video)
+        video = video_of(store, args.video)
         frames = frame_range(args.frames, video.frame_count)
         proposer = spec.create()
         config = AutoInstancesConfig(args.min_score, label_map=label_map,
@@ -92,7 +93,7 @@ def cmd_pseudo_label(args: argparse.Namespace) -> int:
         raise AnnotatorError("--classes needs at least one class name")
     spec = get_spec(args.backend)
     with open_project(args.project, create=False) as store:
-        video = _video(store, args.video)
+        video = video_of(store, args.video)
         frames = frame_range(args.frames, video.frame_count)
         grounder = spec.create()
         config = PseudoLabelConfig(classes, background, args.min_score)

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from annotator import __version__
-from annotator.cli import batch, commands, evaluation, labeling, models, parsing
+from annotator.cli import batch, commands, evaluation, labeling, models, parsing, sensors
 from annotator.cli.demo import cmd_demo, cmd_gui
 from annotator.cli.errors import run_guarded
 
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_parsers(sub)
     models.add_parsers(sub)
     labeling.add_parsers(sub)
+    sensors.add_parsers(sub)
     return parser
 
 

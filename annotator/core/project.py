@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from annotator.core.masks import MaskRLE
 from annotator.core.types import FrameIndex, ObjectId, Provenance
@@ -70,6 +72,18 @@ class PromptRecord:
     frame: FrameIndex
     kind: str
     payload: dict[str, object]
+
+
+@dataclass(frozen=True)
+class SensorRecord:
+    """A sensor stream recorded with a Video: times (T,) in seconds, values (T, C)."""
+
+    id: int
+    video_id: int
+    name: str
+    channels: tuple[str, ...]
+    times: np.ndarray = field(compare=False)
+    values: np.ndarray = field(compare=False)
 
 
 PALETTE_HEX = (

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, select, text
 
 from annotator import __version__
 from annotator.core.errors import StoreError
-from annotator.store.schema import SCHEMA_VERSION, Base, BatchRunRow, Meta
+from annotator.store.schema import SCHEMA_VERSION, Base, BatchRunRow, Meta, SensorStreamRow
 
 SCHEMA_LOCK = 0x616E6E6F
 """PostgreSQL advisory-lock key: writers opening one fresh database create its tables once."""
@@ -19,7 +19,12 @@ def _add_batch_runs(conn: Connection) -> None:
     BatchRunRow.__table__.create(conn)  # type: ignore[attr-defined]
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_batch_runs}
+def _add_sensor_streams(conn: Connection) -> None:
+    """2 -> 3: the `sensor_streams` table (sensor logs recorded with videos, for QA)."""
+    SensorStreamRow.__table__.create(conn)  # type: ignore[attr-defined]
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_batch_runs, 2: _add_sensor_streams}
 """Step from version v to v+1, keyed by v."""
 
 

@@ -37,6 +37,7 @@ from annotator.store.schema import (
     PromptRow,
     VideoRow,
 )
+from annotator.store.sensors import SensorStore
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class BatchRun:
         return self.reached <= self.stop if self.reverse else self.reached >= self.stop
 
 
-class ProjectStore:
+class ProjectStore(SensorStore):
     """A project file (or database URL). Safe to kill at any time: commits are atomic (WAL)."""
 
     def __init__(self, engine: Engine, where: str) -> None:

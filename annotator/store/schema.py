@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bump with a step in `migrations.MIGRATIONS` whenever the tables change."""
 
 
@@ -121,3 +121,16 @@ class BatchRunRow(Base):
     reached: Mapped[int] = mapped_column(Integer)
     complete: Mapped[bool] = mapped_column(Boolean, default=False)
     updated: Mapped[float] = mapped_column(Float)
+
+
+class SensorStreamRow(Base):
+    """A sensor stream of a Video: float64 times and (T, C) values as raw little-endian bytes."""
+
+    __tablename__ = "sensor_streams"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    channels: Mapped[str] = mapped_column(Text)  # JSON list of names
+    times: Mapped[bytes] = mapped_column(LargeBinary)
+    samples: Mapped[bytes] = mapped_column(LargeBinary)
+    created: Mapped[float] = mapped_column(Float)

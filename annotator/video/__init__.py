@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from annotator.core.errors import VideoError
 from annotator.core.ports import VideoInfo, VideoSource
 from annotator.video.cache import CachedVideo
@@ -20,6 +22,7 @@ __all__ = [
     "VideoError",
     "VideoInfo",
     "VideoSource",
+    "frame_times",
     "natural_key",
     "open_video",
     "write_video",
@@ -34,3 +37,12 @@ def open_video(path: str | Path) -> PyAVVideo | ImageFolderVideo:
     if path.is_dir():
         return ImageFolderVideo(path)
     return PyAVVideo(path)
+
+
+def frame_times(source: object) -> np.ndarray:
+    """Presentation times (s) of a Video's frames: the stream's own for files, frame / fps else."""
+    inner = getattr(source, "source", source)  # a CachedVideo wraps the reader
+    if isinstance(inner, PyAVVideo):
+        return inner.frame_times()
+    info = inner.info  # type: ignore[attr-defined]
+    return np.arange(len(inner), dtype=np.float64) / (info.fps or 30.0)  # type: ignore[arg-type]

@@ -257,6 +257,11 @@ class PyAVVideo:
         """The per-frame timestamp index (e.g. to store pts next to masks)."""
         return self._index
 
+    def frame_times(self) -> np.ndarray:
+        """Presentation time of every frame in seconds, from the first frame (float64)."""
+        pts = self._index.pts.astype(np.float64)
+        return (pts - pts.min()) * float(self._stream.time_base or 0)
+
     @property
     def truncated_at(self) -> int | None:
         """Frame count where a damaged or cut file stops decoding, else None."""
