@@ -10,7 +10,7 @@ import enum
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -98,6 +98,9 @@ class Canvas(QGraphicsView):
     boxDrawn = Signal(object)
     stroked = Signal(object, bool)
     """boolean HxW stroke mask, True when erasing"""
+    hovered = Signal(float, float)
+    """the pointer rests or moves over the frame (prompt tool, no button held)"""
+    pointerLeft = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -110,7 +113,10 @@ class Canvas(QGraphicsView):
         self.frame_item = ImageItem(0)
         self.overlay_item = ImageItem(1)
         self.proposal_item = ImageItem(2)
-        for item in (self.frame_item, self.overlay_item, self.proposal_item):
+        self.hover_item = ImageItem(3)
+        self.labels_item = ImageItem(0.5)
+        for item in (self.frame_item, self.labels_item, self.overlay_item, self.proposal_item,
+                     self.hover_item):
             self.scene().addItem(item)
         self._glyphs: list[QGraphicsItem] = []
         self._band = self._add_rect(QColor(255, 255, 255), dashed=True)
@@ -148,6 +154,14 @@ class Canvas(QGraphicsView):
     def show_proposal(self, layer: np.ndarray | None) -> None:
         """Show the candidate mask on top of the stored ones."""
         self.proposal_item.set_image(None if layer is None else argb_image(layer), layer)
+
+    def show_hover(self, layer: np.ndarray | None) -> None:
+        """Show the faint preview of the mask under the pointer (None clears it)."""
+        self.hover_item.set_image(None if layer is None else argb_image(layer), layer)
+
+    def show_labels(self, layer: np.ndarray | None) -> None:
+        """Show a label map preview under the masks (None clears it)."""
+        self.labels_item.set_image(None if layer is None else argb_image(layer), layer)
 
     def show_prompts(self, points: list[Point], box: Box | None, color: QColor) -> None:
         """Draw the prompt glyphs: green/red dots for points, a dashed rectangle for the box."""
@@ -222,6 +236,7 @@ class Canvas(QGraphicsView):
         if event.button() != Qt.MouseButton.LeftButton:
             return
         self._press, self._press_view = pos, event.position()
+        self.pointerLeft.emit()
         if self.tool != Tool.PROMPT:
             self._stroke = [pos]
             self._draw_stroke()
@@ -237,6 +252,7 @@ class Canvas(QGraphicsView):
             v.setValue(v.value() - round(delta.y()))
             return
         if self._press is None:
+            self._hover(pos)
             return
         if self.tool != Tool.PROMPT:
             self._stroke.append(pos)
@@ -262,6 +278,16 @@ class Canvas(QGraphicsView):
         else:
             shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
             self.pointClicked.emit(pos.x(), pos.y(), not shift)
+
+    def leaveEvent(self, event: QEvent) -> None:
+        self.pointerLeft.emit()
+        super().leaveEvent(event)
+
+    def _hover(self, pos: QPointF) -> None:
+        if self.tool == Tool.PROMPT and self.frame_item.boundingRect().contains(pos):
+            self.hovered.emit(pos.x(), pos.y())
+        else:
+            self.pointerLeft.emit()
 
     def _dragged(self, view_pos: QPointF) -> bool:
         if self._press_view is None:

@@ -7,54 +7,28 @@ signals so each view refreshes only what it shows.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from platformdirs import user_data_dir
 from PySide6.QtCore import QObject, QSettings, Signal
 
-from annotator.backends import DEFAULT_BACKEND, list_backends
+from annotator.backends.protocol import SEGMENTER
 from annotator.core.edits import Changes, UndoStack
 from annotator.core.errors import AnnotatorError
 from annotator.core.project import ObjectRecord, VideoRecord
-from annotator.core.types import FrameIndex, ObjectId
+from annotator.core.types import FrameIndex, ObjectId, Source
 from annotator.store import ProjectStore, open_project
 from annotator.store.repository import FrameMark
 from annotator.tools.videos import add_video, open_record
-from annotator.ui.overlay import FrameOverlays, OverlayMode, RLELayer, hex_rgb
+from annotator.ui.engines import BackendChoice, Engines, pick, registered_backends
+from annotator.ui.overlay import FrameOverlays, OverlayMode, StyledLayer, hex_rgb
 from annotator.ui.workers import FrameLoader, JobLane
 from annotator.video import CachedVideo
 
 PROJECT_SUFFIX = ".annotator"
 RECENT_KEY = "recent_projects"
 MAX_RECENT = 8
-
-
-@dataclass(frozen=True)
-class BackendChoice:
-    """A backend as the tools panel lists it; `problem` set means greyed out with the reason."""
-
-    id: str
-    name: str
-    problem: str | None
-    create: Callable[[], object] | None
-    prompts: frozenset[str] = frozenset({"point", "box"})
-    roles: frozenset[str] = field(default_factory=frozenset)
-
-
-def registered_backends() -> list[BackendChoice]:
-    """Every backend the registry knows, ready or not."""
-    out = []
-    for entry in list_backends():
-        spec = entry.spec
-        info = spec.info if spec else None
-        out.append(BackendChoice(entry.id, info.name if info else entry.id, entry.problem,
-                                 spec.create if spec and entry.problem is None else None,
-                                 info.prompts if info else frozenset(),
-                                 info.roles if info else frozenset()))
-    return out
 
 
 def project_for(path: Path) -> Path:
@@ -102,10 +76,10 @@ class Controller(QObject):
         self.overlays = FrameOverlays(self._layers)
         self.model_lane = JobLane("model", self)
         self.io_lane = JobLane("export", self)
-        ready = [b for b in self.backends if b.problem is None]
-        default = next((b for b in ready if b.id == DEFAULT_BACKEND), ready[0] if ready else None)
+        self.engines = Engines(self.backends)
+        default = pick(self.backends, SEGMENTER) or next((b for b in self.backends if b.ready),
+                                                          None)
         self.backend_id: str = default.id if default else ""
-        self.backend: object | None = None
 
     # --- project and videos --------------------------------------------------------------------
 
@@ -246,12 +220,13 @@ class Controller(QObject):
         self.overlays.set_mode(OverlayMode(mode))
         self.overlayChanged.emit()
 
-    def _layers(self, frame: FrameIndex) -> tuple[list[RLELayer], tuple[int, int]]:
+    def _layers(self, frame: FrameIndex) -> tuple[list[StyledLayer], tuple[int, int]]:
         video, store = self.video, self.store
         if video is None or store is None:
             return [], (1, 1)
         shown = {o.id: o for o in self.objects if o.visible}
-        layers = [(rec.mask.rle, hex_rgb(shown[rec.object_id].color))
+        layers = [(rec.mask.rle, hex_rgb(shown[rec.object_id].color),
+                   rec.mask.provenance.source == Source.PROPOSAL)
                   for rec in store.masks(video.id, frame=frame) if rec.object_id in shown]
         return layers, (video.height, video.width)
 
@@ -344,7 +319,7 @@ class Controller(QObject):
     def _history(self, undo: bool) -> None:
         if self.stack is None:
             return
-        if self.model_lane.busy:
+        if self.model_lane.occupied:
             self.message.emit("wait for the running job to finish (Esc cancels it)")
             return
         text = self.stack.undo_text() if undo else ""
@@ -365,25 +340,34 @@ class Controller(QObject):
     def set_backend(self, backend_id: str) -> None:
         """Switch backend; one that cannot run is refused with its reason and fix."""
         choice = self.choice(backend_id)
-        if choice is None or choice.problem is not None or choice.create is None:
+        if choice is None or not choice.ready:
             reason = choice.problem if choice else "unknown backend"
             self.message.emit(f"backend '{backend_id}' is unavailable: {reason}")
             return
-        if self.model_lane.busy:
+        if self.model_lane.occupied:
             self.message.emit("wait for the running job before switching backend")
             return
         if backend_id != self.backend_id:
-            self.backend, self.backend_id = None, backend_id
+            self.model_lane.cancel_background()
+            old, self.backend_id = self.backend_id, backend_id
+            self.engines.drop(old)
         self.backendChanged.emit(backend_id)
+
+    @property
+    def backend(self) -> object | None:
+        """The selected segmenter, if built already."""
+        return self.engines.built(self.backend_id)
 
     def ensure_backend(self) -> object:
         """The selected backend, built on first use (called on the model lane's thread)."""
-        if self.backend is None:
-            choice = self.choice()
-            if choice is None or choice.create is None:
-                raise AnnotatorError("no backend is ready: pick one in the tools panel")
-            self.backend = choice.create()
-        return self.backend
+        if not self.backend_id:
+            raise AnnotatorError("no backend is ready: pick one in the tools panel")
+        return self.engines.get(self.backend_id)
+
+    def ensure_tracker(self) -> object:
+        """The backend that propagates: the selected one when it tracks, else the default
+        tracker (built on first use, on the model lane's thread)."""
+        return self.engines.get(self.engines.tracker_id(self.backend_id))
 
     # --- helpers --------------------------------------------------------------------------------
 

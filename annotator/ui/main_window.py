@@ -6,34 +6,37 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import psutil
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
-    QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from annotator.core.errors import AnnotatorError
+from annotator.ui.auto_tool import AutoInstancesTool
 from annotator.ui.canvas import Canvas, Tool
+from annotator.ui.class_map import ClassMapDialog
 from annotator.ui.controller import BackendChoice, Controller
 from annotator.ui.dialogs import ExportDialog, HelpDialog, choose_folder, choose_open
+from annotator.ui.labeling_panel import AutoPanel, TextPanel
+from annotator.ui.lookahead import Lookahead
 from annotator.ui.object_list import ObjectList, object_title
 from annotator.ui.overlay import OverlayMode, compose, hex_rgb
 from annotator.ui.prompting import Prompting
 from annotator.ui.runs import Runs
 from annotator.ui.shortcuts import SHORTCUTS
+from annotator.ui.status import StatusArea
+from annotator.ui.text_tool import TextTool
 from annotator.ui.timeline import Timeline, build_lane
 from annotator.ui.tools_panel import ToolsPanel
 
 PROPOSAL_ALPHA = 0.6
+HOVER_ALPHA = 0.25
 
 
 class MainWindow(QMainWindow):
@@ -51,8 +54,17 @@ class MainWindow(QMainWindow):
         self.timeline = Timeline()
         self.objects = ObjectList(self.ctl)
         self.tools = ToolsPanel(self.ctl, self.prompting)
+        self.lookahead = Lookahead(self.ctl, self.prompting)
+        self.auto = AutoInstancesTool(self.ctl)
+        self.text = TextTool(self.ctl, self.prompting)
+        self.auto_panel = AutoPanel(self.auto, self.class_map_dialog)
+        self.text_panel = TextPanel(self.text)
         self._compose()
-        self._status_bar()
+        self.status = StatusArea(self.statusBar(), self.ctl, self.runs.cancel)
+        s = self.status
+        self.frame_label, self.backend_label, self.memory_label = (
+            s.frame_label, s.backend_label, s.memory_label)
+        self.progress, self.cancel_button = s.progress, s.cancel_button
         self.actions_by_name = self._bind_shortcuts()
         self._menus()
         self._wire()
@@ -72,31 +84,13 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(side)
         layout.addWidget(self.objects, 1)
         layout.addWidget(self.tools)
+        layout.addWidget(self.auto_panel)
+        layout.addWidget(self.text_panel)
         dock = QDockWidget("Objects and tools")
         dock.setObjectName("side")
         dock.setWidget(side)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-
-    def _status_bar(self) -> None:
-        bar = self.statusBar()
-        self.frame_label = QLabel("no video")
-        self.backend_label = QLabel()
-        self.memory_label = QLabel()
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
-        self.progress.hide()
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.cancel_button.clicked.connect(self.runs.cancel)
-        self.cancel_button.hide()
-        for widget in (self.frame_label, self.progress, self.cancel_button, self.backend_label,
-                       self.memory_label):
-            bar.addPermanentWidget(widget)
-        self.status_timer = QTimer(self)
-        self.status_timer.timeout.connect(self._update_status)
-        self.status_timer.start(1000)
-        self._update_status()
 
     def _menus(self) -> None:
         a = self.actions_by_name
@@ -112,6 +106,15 @@ class MainWindow(QMainWindow):
         video = self.menuBar().addMenu("&Video")
         video.addActions([a[n] for n in ("play", "set_in", "set_out", "clear_range",
                                           "propagate_forward", "propagate_backward")])
+        label = self.menuBar().addMenu("&Label")
+        label.addActions([a[n] for n in ("auto_instances", "accept_all_proposals",
+                                          "reject_proposals", "reject_all_proposals")])
+        label.addAction("Detector classes…", self.class_map_dialog)
+        label.addSeparator()
+        label.addAction("Preview pseudo-labels", _bind(self._guard, self.text_panel.preview))
+        label.addAction("Pseudo-label the range",
+                        _bind(self._guard, self.text_panel.label_range))
+        label.addAction(a["text_prompt"])
         self.menuBar().addMenu("&Help").addAction(a["help"])
 
     def _bind_shortcuts(self) -> dict[str, QAction]:
@@ -147,7 +150,12 @@ class MainWindow(QMainWindow):
             "tool_eraser": _bind(self.set_tool, Tool.ERASER),
             "brush_smaller": _bind(self._brush_step, -1),
             "brush_larger": _bind(self._brush_step, 1),
-            "cycle": p.cycle, "accept": p.accept, "escape": self.escape,
+            "cycle": p.cycle, "accept": lambda: p.accept() or self.auto.accept(),
+            "escape": self.escape, "auto_instances": self.auto.run,
+            "accept_all_proposals": _bind(self.auto.accept, True),
+            "reject_proposals": self.auto.reject,
+            "reject_all_proposals": _bind(self.auto.reject, True),
+            "text_prompt": self.tools.text_prompt.setFocus,
             "delete_mask": p.delete_mask, "new_object": ctl.add_object,
             "toggle_visible": self._toggle_visible,
             "prev_frame": _bind(ctl.step, -1), "next_frame": _bind(ctl.step, 1),
@@ -167,17 +175,21 @@ class MainWindow(QMainWindow):
         ctl, c, t = self.ctl, self.canvas, self.timeline
         ctl.imageReady.connect(self._on_image)
         ctl.overlayChanged.connect(self._refresh_overlay)
-        ctl.frameChanged.connect(self._on_frame)
+        ctl.frameChanged.connect(self.timeline.set_playhead)
         ctl.marksChanged.connect(self._refresh_lanes)
         ctl.objectsChanged.connect(self._refresh_lanes)
         ctl.currentObjectChanged.connect(t.set_current)
         ctl.rangeChanged.connect(lambda: t.set_range(*ctl.range))
         ctl.projectOpened.connect(self._on_project)
         ctl.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        ctl.backendChanged.connect(lambda _b: self._update_status())
         self.prompting.proposalChanged.connect(self._refresh_proposal)
-        c.pointClicked.connect(lambda x, y, pos: self._guard(
-            lambda: self.prompting.add_point(x, y, pos)))
+        c.pointClicked.connect(lambda x, y, pos: self._guard(lambda: self._click(x, y, pos)))
+        c.hovered.connect(self.lookahead.hover)
+        c.pointerLeft.connect(self.lookahead.leave)
+        self.lookahead.hoverChanged.connect(self._refresh_hover)
+        self.text.labelsChanged.connect(lambda: c.show_labels(self.text.layer()))
+        self.tools.textPrompted.connect(
+            lambda phrase: self._guard(lambda: self.text_panel.prompt(phrase)))
         c.boxDrawn.connect(lambda box: self._guard(lambda: self.prompting.set_box(box)))
         c.stroked.connect(lambda mask, erase: self._guard(
             lambda: self.prompting.paint(mask, erase)))
@@ -185,9 +197,6 @@ class MainWindow(QMainWindow):
         self.tools.toolChanged.connect(lambda name: self.set_tool(Tool(name)))
         self.tools.brushSizeChanged.connect(lambda size: setattr(c, "brush_size", size))
         self.tools.propagateRequested.connect(self.runs.propagate)
-        for lane in (ctl.model_lane, ctl.io_lane):
-            lane.progress.connect(self._on_progress)
-            lane.busyChanged.connect(lambda _busy: self._sync_busy())
 
     # --- intents --------------------------------------------------------------------------------
 
@@ -232,10 +241,26 @@ class MainWindow(QMainWindow):
         self.canvas.tool = tool
         self.tools.set_tool(tool)
 
+    def class_map_dialog(self) -> ClassMapDialog:
+        """Label > Detector classes: map each class to a label or ignore it (kept in settings)."""
+        labels = [o.label for o in self.ctl.objects if o.label]
+        dialog = ClassMapDialog(self.auto.known_classes(), self.auto.label_map(), labels, self)
+        dialog.accepted.connect(lambda: self.auto.set_label_map(dialog.mapping()))
+        dialog.open()
+        return dialog
+
+    def _click(self, x: float, y: float, positive: bool) -> None:
+        if self.text.showing and positive:
+            self.text.pick(x, y)
+        else:
+            self.prompting.add_point(x, y, positive)
+
     def escape(self) -> None:
-        """Drop the proposal, else cancel a running job."""
+        """Drop the proposal or the label-map preview, else cancel a running job."""
         if self.prompting.active:
             self.prompting.drop()
+        elif self.text.showing:
+            self.text.clear_preview()
         elif not self.runs.cancel():
             self.statusBar().showMessage("nothing to drop or cancel", 3000)
 
@@ -279,10 +304,6 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Annotator — {path.name}" if path else "Annotator")
         self._refresh_lanes()
 
-    def _on_frame(self, index: int) -> None:
-        self.timeline.set_playhead(index)
-        self.frame_label.setText(f"frame {index + 1} / {self.ctl.frame_count}")
-
     def _on_image(self, _index: int) -> None:
         if self.ctl.image is not None:
             self.canvas.show_frame(self.ctl.image)
@@ -304,6 +325,12 @@ class MainWindow(QMainWindow):
             self.canvas.show_proposal(layer)
         self._refresh_prompt_glyphs()
 
+    def _refresh_hover(self) -> None:
+        mask, obj = self.lookahead.preview, self.ctl.object(self.ctl.current)
+        color = hex_rgb(obj.color) if obj else (255, 255, 255)
+        self.canvas.show_hover(None if mask is None else compose(
+            [(mask, color)], mask.shape, OverlayMode.FILL, HOVER_ALPHA))
+
     def _refresh_prompt_glyphs(self) -> None:
         prompts = self.prompting.prompts
         obj = self.ctl.object(self.ctl.current)
@@ -318,27 +345,6 @@ class MainWindow(QMainWindow):
         self.timeline.set_lanes(ctl.frame_count, lanes)
         self.timeline.set_current(ctl.current)
         self.timeline.set_playhead(ctl.frame)
-
-    def _on_progress(self, _name: str, done: int, total: int) -> None:
-        self.progress.setRange(0, max(1, total))
-        self.progress.setValue(done)
-
-    def _sync_busy(self) -> None:
-        lanes = [lane for lane in (self.ctl.model_lane, self.ctl.io_lane)
-                 if lane.busy and lane.job != "predict"]
-        self.progress.setVisible(bool(lanes))
-        self.cancel_button.setVisible(bool(lanes))
-        if lanes:
-            self.progress.setFormat(f"{lanes[0].job} %v/%m")
-            self.progress.setValue(0)
-
-    def _update_status(self) -> None:
-        ctl = self.ctl
-        choice = ctl.choice()
-        device = str(getattr(ctl.backend, "device", "cpu"))
-        self.backend_label.setText(f"backend: {choice.id if choice else 'none'} | {device}")
-        rss = psutil.Process().memory_info().rss / 2**20
-        self.memory_label.setText(f"memory: {rss:.0f} MiB")
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -359,7 +365,7 @@ class MainWindow(QMainWindow):
             self.open_path(urls[0])
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.ctl.model_lane.busy or self.ctl.io_lane.busy:
+        if self.ctl.model_lane.occupied or self.ctl.io_lane.occupied:
             answer = QMessageBox.question(self, "Annotator",
                                           "A job is running. Cancel it and quit? Finished "
                                           "frames are already saved.")

@@ -14,7 +14,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QColorDialog,
     QHBoxLayout,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.project import ObjectRecord
+from annotator.core.types import Source
 from annotator.ui.controller import Controller
 
 Index = QModelIndex | QPersistentModelIndex
@@ -42,10 +43,19 @@ class ObjectModel(QAbstractListModel):
         super().__init__(ctl)
         self.ctl = ctl
         ctl.objectsChanged.connect(self._reset)
+        ctl.marksChanged.connect(self._restyle)
 
     def _reset(self) -> None:
         self.beginResetModel()
         self.endResetModel()
+
+    def _restyle(self) -> None:
+        if self.ctl.objects:
+            self.dataChanged.emit(self.index(0), self.index(len(self.ctl.objects) - 1))
+
+    def proposal(self, obj: ObjectRecord) -> bool:
+        """Whether the object holds Proposals not yet accepted (listed in italics)."""
+        return any(src == Source.PROPOSAL for src, _ in self.ctl.marks.get(obj.id, {}).values())
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.ctl.objects)
@@ -56,7 +66,12 @@ class ObjectModel(QAbstractListModel):
         obj = self.ctl.objects[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             key = f"{index.row() + 1}  " if index.row() < 9 else ""
-            return f"{key}{object_title(obj)}"
+            note = "  (proposal: Enter accepts, R rejects)" if self.proposal(obj) else ""
+            return f"{key}{object_title(obj)}{note}"
+        if role == Qt.ItemDataRole.FontRole:
+            font = QFont()
+            font.setItalic(self.proposal(obj))
+            return font
         if role == Qt.ItemDataRole.EditRole:
             return obj.label or ""
         if role == Qt.ItemDataRole.DecorationRole:

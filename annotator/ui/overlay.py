@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -20,9 +21,14 @@ Layer = tuple[np.ndarray, RGB]
 """A boolean HxW mask and its display colour."""
 RLELayer = tuple[MaskRLE, RGB]
 """A stored mask (COCO RLE) and its display colour."""
+StyledLayer = tuple[MaskRLE, RGB, bool]
+"""A stored mask, its colour, and whether it is drawn faint (a Proposal)."""
 
 FILL_ALPHA = 0.45
 EDGE_ALPHA = 1.0
+PROPOSAL_SHARE = 0.4
+"""Proposals are filled at this share of the normal opacity."""
+DASH = 4
 MANY_RUNS = 4000
 """Above this many runs a mask is painted with one vectorised pass instead of run by run."""
 
@@ -108,10 +114,11 @@ def rle_counts(rle: MaskRLE) -> np.ndarray:
 
 
 def compose_rles(layers: Sequence[RLELayer], shape: tuple[int, int], mode: OverlayMode,
-                 alpha: float = FILL_ALPHA) -> np.ndarray:
+                 alpha: float = FILL_ALPHA, faint: Sequence[bool] = ()) -> np.ndarray:
     """Like `compose`, straight from RLEs: runs are painted into a column-major canvas.
 
     Fill colours go in run by run; outlines are found per object inside its bounding box only.
+    Layers flagged in `faint` (Proposals not yet accepted) get a lighter fill and a dashed edge.
     """
     h, w = shape
     if mode == OverlayMode.OFF or not layers:
@@ -120,7 +127,9 @@ def compose_rles(layers: Sequence[RLELayer], shape: tuple[int, int], mode: Overl
     flat = canvas_t.reshape(-1)
     boxes = []
     for k, (rle, rgb) in enumerate(layers):
-        mark = np.uint32(k + 1 if mode == OverlayMode.OUTLINE else premultiplied(rgb, alpha))
+        light = k < len(faint) and faint[k]
+        fill = premultiplied(rgb, alpha * PROPOSAL_SHARE if light else alpha)
+        mark = np.uint32(k + 1 if mode == OverlayMode.OUTLINE else fill)
         counts = rle_counts(rle)
         ends = np.cumsum(counts)
         starts = ends - counts
@@ -131,22 +140,33 @@ def compose_rles(layers: Sequence[RLELayer], shape: tuple[int, int], mode: Overl
                 flat[a:b] = mark
         if len(counts) > 1:
             boxes.append((mark, premultiplied(rgb, EDGE_ALPHA), int(starts[1]) // h,
-                          int(ends[-1] - 1 if len(counts) % 2 == 0 else ends[-2] - 1) // h))
-    for mark, edge, x0, x1 in boxes:
+                          int(ends[-1] - 1 if len(counts) % 2 == 0 else ends[-2] - 1) // h,
+                          light))
+    for mark, edge, x0, x1, light in boxes:
         block = canvas_t[x0:x1 + 1]
         inside = block == mark
         band = edges(np.ascontiguousarray(inside))
+        if light:
+            band &= dashes(x0, block.shape)
         if mode == OverlayMode.OUTLINE:
             block[inside] = 0
         block[band] = edge
     return np.ascontiguousarray(canvas_t.T)
 
 
+def dashes(x0: int, shape: tuple[int, int]) -> np.ndarray:
+    """A diagonal on/off pattern (DASH pixels each) over a transposed block starting at x0."""
+    xx, yy = np.ogrid[x0:x0 + shape[0], 0:shape[1]]
+    return ((xx + yy) // DASH) % 2 == 0
+
+
 class FrameOverlays:
     """LRU of composed overlay images by frame, rebuilt on demand after an invalidation."""
 
-    def __init__(self, build: Callable[[int], tuple[list[RLELayer], tuple[int, int]]],
+    def __init__(self, build: Callable[[int], tuple[list[Any], tuple[int, int]]],
                  capacity: int = 48) -> None:
+        """`build(frame)` gives the frame's layers, (rle, rgb) or (rle, rgb, faint), and its
+        shape."""
         self._build = build
         self._capacity = capacity
         self._images: OrderedDict[int, np.ndarray] = OrderedDict()
@@ -158,7 +178,9 @@ class FrameOverlays:
         image = self._images.get(frame)
         if image is None:
             layers, shape = self._build(frame)
-            image = compose_rles(layers, shape, self.mode)
+            faint = [len(layer) > 2 and bool(layer[2]) for layer in layers]
+            image = compose_rles([(layer[0], layer[1]) for layer in layers], shape, self.mode,
+                                 faint=faint)
             self.builds += 1
             self._images[frame] = image
             while len(self._images) > self._capacity:

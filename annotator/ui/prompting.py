@@ -71,6 +71,10 @@ class Prompting(QObject):
         """A box around the object (replaces an earlier box)."""
         self._update(replace(self.prompts, box=box.normalized()))
 
+    def use(self, prompts: Prompts) -> None:
+        """Prompts from elsewhere (e.g. a phrase's box and point), as if the user drew them."""
+        self._update(prompts)
+
     def set_text(self, text: str) -> None:
         """A text prompt, for backends that take one."""
         self._update(replace(self.prompts, text=text.strip() or None))
@@ -94,11 +98,12 @@ class Prompting(QObject):
 
     def _request(self) -> None:
         ctl = self.ctl
-        if ctl.model_lane.busy:
-            if ctl.model_lane.job == "predict":
+        if ctl.model_lane.occupied:  # background work gives way by itself
+            if ctl.model_lane.foreground == "predict":
                 self._pending = True
             else:
-                ctl.message.emit(f"{ctl.model_lane.job} is running: wait or press Esc to cancel")
+                ctl.message.emit(f"{ctl.model_lane.foreground} is running: wait or press Esc "
+                                 "to cancel")
             return
         if ctl.image is None or ctl.image_index != ctl.frame:
             self._pending = True

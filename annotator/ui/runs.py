@@ -44,8 +44,8 @@ class Runs(QObject):
         if ctl.store is None or ctl.video is None or ctl.stack is None:
             ctl.message.emit("open a video first (Ctrl+O)")
             return False
-        if ctl.model_lane.busy:
-            ctl.message.emit(f"{ctl.model_lane.job} is running: wait or press Esc to cancel")
+        if ctl.model_lane.occupied:
+            ctl.message.emit(f"{ctl.model_lane.foreground} is running: wait or press Esc to cancel")
             return False
         lo, hi = ctl.range
         start = ctl.frame
@@ -89,7 +89,7 @@ class Runs(QObject):
                     aborted: bool) -> None:
         ctl = self.ctl
         edit = recorder.finish()
-        backend = ctl.backend
+        backend = ctl.engines.built(ctl.engines.tracker_id(ctl.backend_id))
         if backend is not None and hasattr(backend, "close"):
             backend.close()
         for source in opened:
@@ -132,7 +132,7 @@ class Runs(QObject):
     def cancel(self) -> bool:
         """Cancel whatever runs (Esc when no proposal is shown); True when something was."""
         busy = [lane for lane in (self.ctl.model_lane, self.ctl.io_lane)
-                if lane.busy and lane.job != "predict"]
+                if lane.foreground not in ("", "predict")]
         for lane in busy:
             lane.cancel()
         return bool(busy)
@@ -147,7 +147,7 @@ def _propagation(ctl: Controller, opened: list[VideoSource], start: int, stop: i
         return
     source = open_record(video)
     opened.append(source)
-    tracker: Any = ctl.ensure_backend()
+    tracker: Any = ctl.ensure_tracker()
     tracker.open(source)
     seed_keyframes(store, tracker, video.id)
     for rec in store.masks(video.id, frame=start):

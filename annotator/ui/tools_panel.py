@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QStandardItemModel
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QStandardItemModel
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -21,12 +21,32 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotator.backends.protocol import GROUNDER, SEGMENTER
 from annotator.ui.canvas import Tool
 from annotator.ui.controller import Controller
+from annotator.ui.engines import pick
 from annotator.ui.overlay import OverlayMode
 from annotator.ui.prompting import Prompting
 
 BRUSH_SIZES = (1, 200)
+
+
+class LineEdit(QLineEdit):
+    """A line edit that keeps Enter and Esc for itself while it has focus, instead of the
+    window's shortcuts (accept the proposal, drop it)."""
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent) and \
+                event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self.clearFocus()
+            return
+        super().keyPressEvent(event)
 
 
 class ToolsPanel(QWidget):
@@ -36,6 +56,7 @@ class ToolsPanel(QWidget):
     brushSizeChanged = Signal(int)
     propagateRequested = Signal(bool)
     """reverse"""
+    textPrompted = Signal(str)
 
     def __init__(self, ctl: Controller, prompting: Prompting,
                  parent: QWidget | None = None) -> None:
@@ -63,10 +84,10 @@ class ToolsPanel(QWidget):
         self.overlay_box.currentIndexChanged.connect(
             lambda i: ctl.set_overlay_mode(self.overlay_box.itemData(i)))
         form.addRow("Overlay", self.overlay_box)
-        self.text_prompt = QLineEdit()
+        self.text_prompt = LineEdit()
         self.text_prompt.setPlaceholderText("describe the object, Enter to prompt")
         self.text_prompt.returnPressed.connect(
-            lambda: prompting.set_text(self.text_prompt.text()))
+            lambda: self.textPrompted.emit(self.text_prompt.text()))
         form.addRow("Text", self.text_prompt)
         self.candidate_label = QLabel("no proposal")
         form.addRow("Proposal", self.candidate_label)
@@ -118,6 +139,8 @@ class ToolsPanel(QWidget):
         model = self.backend_box.model()
         assert isinstance(model, QStandardItemModel)
         for choice in self.ctl.backends:
+            if choice.roles and SEGMENTER not in choice.roles:
+                continue  # proposers and text backends have their own panels
             text = choice.name if choice.problem is None else f"{choice.name} (unavailable)"
             self.backend_box.addItem(text, choice.id)
             item = model.item(self.backend_box.count() - 1)
@@ -133,9 +156,12 @@ class ToolsPanel(QWidget):
             self.backend_box.setCurrentIndex(index)
         choice = self.ctl.choice()
         takes_text = choice is not None and "text" in choice.prompts
-        self.text_prompt.setEnabled(takes_text)
-        self.text_prompt.setToolTip("" if takes_text else
-                                    "this backend takes no text prompts: choose one that does")
+        grounder = pick(self.ctl.backends, GROUNDER)
+        self.text_prompt.setEnabled(takes_text or grounder is not None)
+        self.text_prompt.setToolTip(
+            f"{grounder.name} finds the phrase, the segmenter outlines it" if grounder else
+            "" if takes_text else "needs a text backend: get DenseCLIP's weights "
+            "(annotator models get clip_vit_b16)")
 
     def _fill_videos(self) -> None:
         self.video_box.clear()

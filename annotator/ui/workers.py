@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,8 +19,25 @@ from superqt.utils import GeneratorWorker, create_worker
 from annotator.video import CachedVideo
 
 
+@dataclass
+class _Job:
+    """A job waiting for the lane: what to run and its GUI-thread callbacks."""
+
+    name: str
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    callbacks: dict[str, Callable[..., None] | None]
+    background: bool = False
+
+
 class JobLane(QObject):
-    """Runs at most one job at a time, reporting progress; `start` refuses while busy."""
+    """Runs at most one job at a time, reporting progress; `start` refuses while busy.
+
+    Background jobs (embeddings ahead, hover previews) give way to the user: a foreground job
+    asked for while one runs cancels it at its next yield and starts as soon as it stops, so a
+    user action never waits for more than the step under way. A background job is refused
+    while anything runs.
+    """
 
     busyChanged = Signal(bool)
     progress = Signal(str, int, int)
@@ -30,13 +48,28 @@ class JobLane(QObject):
         self.name = name
         self._worker: Any = None
         self.job = ""
+        self.background = False
+        self._queued: _Job | None = None
+        self._drop_queued = False
 
     @property
     def busy(self) -> bool:
         """Whether a job is running."""
         return self._worker is not None
 
-    def start(self, job: str, func: Callable[..., Any], *args: Any,
+    @property
+    def foreground(self) -> str:
+        """The user's job running or waiting to start ('' when only background work runs)."""
+        if self._queued is not None:
+            return self._queued.name
+        return self.job if self.busy and not self.background else ""
+
+    @property
+    def occupied(self) -> bool:
+        """Whether a user's job runs or waits (background work does not count)."""
+        return bool(self.foreground)
+
+    def start(self, job: str, func: Callable[..., Any], *args: Any, background: bool = False,
               on_yield: Callable[[Any], None] | None = None,
               on_return: Callable[[Any], None] | None = None,
               on_error: Callable[[Exception], None] | None = None,
@@ -44,38 +77,67 @@ class JobLane(QObject):
         """Run `func(*args)` (a generator function yields progress) in a worker thread.
 
         Callbacks run on the GUI thread; `on_finish(aborted)` runs last, also after an error.
+        Returns False when refused (the lane holds a user's job, or this is background work
+        and anything runs).
         """
-        if self.busy:
+        spec = _Job(job, func, args, {"yield": on_yield, "return": on_return,
+                                      "error": on_error, "finish": on_finish}, background)
+        if not self.busy:
+            self._run(spec)
+            return True
+        if background or not self.background or self._queued is not None:
             return False
-        worker = create_worker(func, *args, _start_thread=False)
-        state = {"aborted": False}
-        if on_yield is not None and isinstance(worker, GeneratorWorker):
-            worker.yielded.connect(on_yield)
-        if on_return is not None:
-            worker.returned.connect(on_return)
-        worker.errored.connect(on_error or (lambda exc: None))
-        if isinstance(worker, GeneratorWorker):
-            worker.aborted.connect(lambda: state.update(aborted=True))
-        worker.finished.connect(lambda: self._finished(on_finish, state["aborted"]))
-        self._worker = worker
-        self.job = job
-        self.busyChanged.emit(True)
-        worker.start()
+        self._queued, self._drop_queued = spec, False
+        self._quit()
         return True
 
     def cancel(self) -> None:
-        """Ask the running generator job to stop at its next yield (finished frames are kept)."""
+        """Ask the running generator job to stop at its next yield (finished frames are kept);
+        a job waiting to start stops at once (its `on_finish` still runs)."""
+        if self._queued is not None:
+            self._drop_queued = True
+        self._quit()
+
+    def cancel_background(self) -> None:
+        """Stop background work at its next yield; a user's job is left alone."""
+        if self.busy and self.background:
+            self._quit()
+
+    def _quit(self) -> None:
         if isinstance(self._worker, GeneratorWorker):
             self._worker.quit()
 
+    def _run(self, spec: _Job, quit_at_once: bool = False) -> None:
+        worker = create_worker(spec.func, *spec.args, _start_thread=False)
+        state = {"aborted": False}
+        cb = spec.callbacks
+        if cb["yield"] is not None and isinstance(worker, GeneratorWorker):
+            worker.yielded.connect(cb["yield"])
+        if cb["return"] is not None:
+            worker.returned.connect(cb["return"])
+        worker.errored.connect(cb["error"] or (lambda exc: None))
+        if isinstance(worker, GeneratorWorker):
+            worker.aborted.connect(lambda: state.update(aborted=True))
+            if quit_at_once:
+                worker.quit()
+        worker.finished.connect(lambda: self._finished(cb["finish"], state["aborted"]))
+        self._worker = worker
+        self.job, self.background = spec.name, spec.background
+        self.busyChanged.emit(True)
+        worker.start()
+
     def _finished(self, on_finish: Callable[[bool], None] | None, aborted: bool) -> None:
         self._worker = None
-        self.job = ""
+        self.job, self.background = "", False
+        queued, self._queued = self._queued, None
+        if queued is not None:
+            self._run(queued, self._drop_queued)
         try:
             if on_finish is not None:
                 on_finish(aborted)
         finally:
-            self.busyChanged.emit(False)
+            if queued is None:
+                self.busyChanged.emit(False)
 
 
 class FrameLoader(QObject):

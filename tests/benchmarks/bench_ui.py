@@ -1,5 +1,6 @@
-"""GUI benchmark: scrubbing speed with 5 objects' overlays on a 720p video, and click-to-overlay
-latency once the frame's embedding is cached.
+"""GUI benchmark: scrubbing speed with 5 objects' overlays on a 720p video, click-to-overlay
+latency once the frame's embedding is cached, and with EdgeSAM (random weights, same compute):
+hover preview latency and a click on a frame encoded ahead vs. a frame never seen.
 
 Run: .venv/bin/python tests/benchmarks/bench_ui.py [VIDEO]   (offscreen unless a display is set)
 Goals: scrubbing >= 30 frames displayed per second; click to overlay p95 < 50 ms for a fast
@@ -132,6 +133,67 @@ def click_latency(app: QApplication, window: MainWindow, backend: str, clicks: i
     return ui, model
 
 
+def edgesam_window(tmp: Path, video: Path, settings: QSettings) -> MainWindow:
+    """A window whose default segmenter is EdgeSAM with random weights (same compute as the
+    official checkpoint), saved where `find_weights` looks ($ANNOTATOR_MODELS)."""
+    import torch
+
+    from annotator.nn.edgesam.build import build_edge_sam
+
+    models = tmp / "models"
+    models.mkdir(exist_ok=True)
+    torch.save(build_edge_sam().state_dict(), models / "edge_sam.pth")
+    os.environ["ANNOTATOR_MODELS"] = str(models)
+    window = MainWindow(registered_backends(), settings)
+    window.resize(1280, 800)
+    window.show()
+    window.ctl.open_project(tmp / "edgesam.annotator")
+    window.ctl.add_video(video)
+    return window
+
+
+def hover_and_step(app: QApplication, window: MainWindow, moves: int
+                   ) -> dict[str, list[float]]:
+    """ms from a resting pointer to its preview painted (debounce included), decode alone,
+    and click->proposal on a frame encoded ahead vs. on a frame never seen (encoder pass)."""
+    ctl, canvas, look = window.ctl, window.canvas, window.lookahead
+    assert ctl.backend_id == "edgesam", "EdgeSAM is not the default segmenter"
+    wait(app, lambda: ctl.image_index == 0 and not ctl.model_lane.busy, timeout=300)
+    rng = np.random.default_rng(2)
+    out: dict[str, list[float]] = {"hover": [], "decode": [], "ahead": [], "cold": []}
+    for _ in range(moves):
+        x, y = rng.uniform(200, 1000), rng.uniform(150, 550)
+        look.leave()
+        start = time.perf_counter()
+        QTest.mouseMove(canvas.viewport(), canvas.mapFromScene(QPointF(x, y)))
+        wait(app, lambda: look.preview is not None and not ctl.model_lane.busy)
+        canvas.viewport().repaint()
+        out["hover"].append(1000 * (time.perf_counter() - start))
+        t0 = time.perf_counter()
+        ctl.backend.predict(window.prompting.prompts if window.prompting.target  # type: ignore[union-attr]
+                            else _point(x, y))
+        out["decode"].append(1000 * (time.perf_counter() - t0))
+    look.leave()
+    for frame, kind in ((1, "ahead"), (2, "ahead"), (40, "cold"), (3, "ahead"), (70, "cold")):
+        window.prompting.drop()
+        wait(app, lambda: not ctl.model_lane.busy, timeout=300)
+        ctl.set_frame(frame)
+        wait(app, lambda f=frame: ctl.image_index == f)
+        start = time.perf_counter()
+        QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton,
+                         Qt.KeyboardModifier.NoModifier, canvas.mapFromScene(QPointF(600, 360)))
+        wait(app, lambda: window.prompting.proposal is not None and not ctl.model_lane.occupied)
+        out[kind].append(1000 * (time.perf_counter() - start))
+    window.prompting.drop()
+    return out
+
+
+def _point(x: float, y: float) -> object:
+    from annotator.core.types import Point, Prompts
+
+    return Prompts(points=(Point(x, y),))
+
+
 def p95(values: list[float]) -> float:
     return float(np.percentile(values, 95))
 
@@ -182,11 +244,23 @@ def main() -> int:
             rows.append((f"click->overlay p95, {backend}", f"{p95(ui):.1f} ms",
                          f"{p95(ui) / max(1e-6, p95(model)):.2f}x predict"))
             rows.append((f"  predict alone p95, {backend}", f"{p95(model):.1f} ms", ""))
+        ctl.close()
+        window.close()
+        edge = edgesam_window(Path(tmp), path, settings)
+        times = hover_and_step(app, edge, 15)
+        rows += [("hover->preview p50, edgesam", f"{np.median(times['hover']):.1f} ms",
+                  f"{np.median(times['hover']) / np.median(times['decode']):.2f}x decode"),
+                 ("hover->preview p95, edgesam", f"{p95(times['hover']):.1f} ms",
+                  "includes the 80 ms rest"),
+                 ("  decode alone p95, edgesam", f"{p95(times['decode']):.1f} ms", ""),
+                 ("click after step (encoded ahead)", f"{np.median(times['ahead']):.1f} ms",
+                  f"{np.median(times['ahead']) / np.median(times['cold']):.2f}x cold"),
+                 ("click on a cold frame (encoder)", f"{np.median(times['cold']):.1f} ms", "1.00")]
+        edge.ctl.close()
         print(f"bench_ui: {info} ({path.name}), goal scrub >= 30 fps")
         print(f"{'measure':<36}{'value':>12}  ratio")
         for name, value, ratio in rows:
             print(f"{name:<36}{value:>12}  {ratio}")
-        ctl.close()
     return 0
 
 

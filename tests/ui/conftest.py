@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -12,10 +12,11 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
 
-from annotator.ui.controller import registered_backends
+from annotator.ui.engines import BackendChoice, registered_backends
 from annotator.ui.main_window import MainWindow
 from tests.factories import square_video
 from tests.ui.disc_backend import choice
+from tests.ui.lab_backends import blob_video
 
 FRAMES = 20
 
@@ -35,15 +36,17 @@ def square(tmp_path: Path) -> Path:
     return path
 
 
-def make_window(qtbot: object, settings: QSettings, delay: float = 0.0) -> MainWindow:
-    """A shown main window with the disc test backend selected."""
-    window = MainWindow([choice(delay), *registered_backends()], settings)
+def make_window(qtbot: object, settings: QSettings, delay: float = 0.0,
+                extra: Sequence[BackendChoice] = (), select: str = "discs") -> MainWindow:
+    """A shown main window with the disc test backend (and `extra` test backends) listed and
+    `select` selected."""
+    window = MainWindow([choice(delay), *extra, *registered_backends()], settings)
     qtbot.addWidget(window)  # type: ignore[attr-defined]
     window.show()
     qtbot.waitExposed(window)  # type: ignore[attr-defined]
     window.activateWindow()
     window.canvas.setFocus()
-    window.ctl.set_backend("discs")
+    window.ctl.set_backend(select)
     return window
 
 
@@ -104,4 +107,17 @@ def key(qtbot: object, w: MainWindow, k: Qt.Key,
 def wait_proposal(qtbot: object, w: MainWindow) -> None:
     """Wait for the backend's candidates."""
     qtbot.waitUntil(lambda: w.prompting.proposal is not None  # type: ignore[attr-defined]
-                    and not w.ctl.model_lane.busy, timeout=10000)
+                    and not w.ctl.model_lane.occupied, timeout=10000)
+
+
+def move(qtbot: object, w: MainWindow, x: float, y: float) -> None:
+    """A real mouse move (no button held) over the canvas to a frame pixel."""
+    qtbot.mouseMove(w.canvas.viewport(), view_pos(w, x, y))  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def blobs(tmp_path: Path) -> Path:
+    """A 96x64, 8-frame mp4: a red square moving right, a blue one moving left, on grey."""
+    folder = tmp_path / "blobs"
+    folder.mkdir()
+    return blob_video(folder / "blobs.mp4")

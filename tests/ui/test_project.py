@@ -10,7 +10,7 @@ from annotator.core.masks import decode
 from annotator.ui.controller import BackendChoice
 from annotator.ui.dialogs import HelpDialog
 from annotator.ui.main_window import MainWindow
-from annotator.ui.shortcuts import SHORTCUTS, markdown_table, rows
+from annotator.ui.shortcuts import MOUSE, SHORTCUTS, markdown_table, rows
 from tests.ui.conftest import click, finish_jobs, key, make_window, open_video, wait_proposal
 from tests.ui.disc_backend import choice
 
@@ -103,7 +103,7 @@ def test_help_lists_every_shortcut(qtbot, window):
     key(qtbot, window, Qt.Key.Key_F1)
     qtbot.waitUntil(lambda: any(d.isVisible() for d in window.findChildren(HelpDialog)))
     dialog = next(d for d in window.findChildren(HelpDialog) if d.isVisible())
-    assert dialog.table.rowCount() == len(rows()) == len(SHORTCUTS) + 5
+    assert dialog.table.rowCount() == len(rows()) == len(SHORTCUTS) + len(MOUSE)
     texts = {dialog.table.item(r, 1).text() for r in range(dialog.table.rowCount())}
     assert {s.text for s in SHORTCUTS} <= texts
     table = markdown_table()

@@ -1,0 +1,98 @@
+"""Automatic instances from the GUI: A on the In/Out range gives linked Proposal objects drawn
+faint and marked in the list; Enter accepts (undoable), R rejects; the class map persists."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QDialogButtonBox
+
+from annotator.core.masks import decode
+from annotator.core.types import Source
+from annotator.ui.auto_tool import AutoInstancesTool
+from annotator.ui.class_map import IGNORE, ClassMapDialog
+from annotator.ui.overlay import FILL_ALPHA, PROPOSAL_SHARE
+from tests.ui.conftest import finish_jobs, key, make_window, open_video
+from tests.ui.lab_backends import BlobProposer, as_choice, iou, red_box, truth
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+SHIFT = Qt.KeyboardModifier.ShiftModifier
+
+
+@pytest.fixture
+def window(qtbot, settings, blobs, tmp_path):
+    w = make_window(qtbot, settings, extra=[as_choice(BlobProposer())])
+    open_video(qtbot, w, blobs, tmp_path / "p.annotator")
+    yield w
+    finish_jobs(qtbot, w)
+    w.ctl.close()
+
+
+def _sources(w, obj) -> dict[int, str]:
+    return {r.frame: r.mask.provenance.source for r in w.ctl.store.masks(w.ctl.video.id,
+                                                                         object_id=obj)}
+
+
+def test_range_gives_linked_proposals_then_accept_reject_undo(qtbot, window):
+    w = window
+    assert w.auto.proposer_id == "blobs"
+    key(qtbot, w, Qt.Key.Key_Right)
+    key(qtbot, w, Qt.Key.Key_I)  # In at 1
+    for _ in range(4):
+        key(qtbot, w, Qt.Key.Key_Right)
+    key(qtbot, w, Qt.Key.Key_O)  # Out at 5
+    key(qtbot, w, Qt.Key.Key_A)
+    assert w.ctl.model_lane.foreground == "auto-instances"
+    finish_jobs(qtbot, w)
+    red, blue = sorted(w.ctl.objects, key=lambda o: o.label == "blue")
+    assert (red.label, blue.label) == ("red", "blue")  # one object per square, linked
+    assert _sources(w, red.id) == dict.fromkeys(range(1, 6), Source.PROPOSAL)
+    mask = decode(w.ctl.store.mask(red.id, 3).rle)
+    assert iou(mask, truth(red_box(3))) > 0.8
+    rows = [w.objects.model.index(k).data() for k in range(2)]
+    assert all("proposal" in row for row in rows)
+    qtbot.waitUntil(lambda: w.ctl.image_index == w.ctl.frame == 5)
+    y0, y1, x0, x1 = red_box(5)
+    pixel = w.canvas.overlay_item.image.pixel((x0 + x1) // 2, (y0 + y1) // 2)
+    assert pixel >> 24 == round(255 * FILL_ALPHA * PROPOSAL_SHARE)  # faint fill
+
+    w.ctl.select_object(red.id)
+    key(qtbot, w, Qt.Key.Key_Return)  # accept the current object's proposals
+    assert _sources(w, red.id) == dict.fromkeys(range(1, 6), Source.MANUAL)
+    assert "proposal" not in w.objects.model.index(0).data()
+    pixel = w.canvas.overlay_item.image.pixel((x0 + x1) // 2, (y0 + y1) // 2)
+    assert pixel >> 24 == round(255 * FILL_ALPHA)
+    key(qtbot, w, Qt.Key.Key_Z, CTRL)  # undo: proposals again
+    assert _sources(w, red.id) == dict.fromkeys(range(1, 6), Source.PROPOSAL)
+    key(qtbot, w, Qt.Key.Key_Z, CTRL | SHIFT)
+    assert _sources(w, red.id) == dict.fromkeys(range(1, 6), Source.MANUAL)
+
+    w.ctl.select_object(blue.id)
+    key(qtbot, w, Qt.Key.Key_R)  # reject the blue proposals: the object goes
+    assert [o.id for o in w.ctl.objects] == [red.id]
+    key(qtbot, w, Qt.Key.Key_R, SHIFT)  # nothing left that holds only proposals
+    assert [o.id for o in w.ctl.objects] == [red.id]
+    assert w.ctl.store.count_masks() == 5
+
+
+def test_class_map_dialog_maps_and_ignores_and_persists(qtbot, window, settings):
+    w = window
+    key(qtbot, w, Qt.Key.Key_A)  # this frame only: learn the classes
+    finish_jobs(qtbot, w)
+    key(qtbot, w, Qt.Key.Key_R, SHIFT)
+    assert w.ctl.objects == []
+    dialog = w.class_map_dialog()
+    assert isinstance(dialog, ClassMapDialog) and dialog.classes() == ["red", "blue"]
+    dialog.label_box("red").setCurrentText("car")
+    dialog.label_box("blue").setCurrentText(IGNORE)
+    qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok),
+                     Qt.MouseButton.LeftButton)
+    assert w.auto.label_map() == {"red": "car", "blue": None}
+    key(qtbot, w, Qt.Key.Key_A)
+    finish_jobs(qtbot, w)
+    assert [o.label for o in w.ctl.objects] == ["car"]
+    again = QSettings(settings.fileName(), QSettings.Format.IniFormat)
+    w.ctl.settings = again  # a later session reads the same map
+    assert AutoInstancesTool(w.ctl).label_map() == {"red": "car", "blue": None}
+    assert np.any(decode(w.ctl.store.masks(w.ctl.video.id)[0].mask.rle))
