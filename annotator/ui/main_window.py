@@ -25,12 +25,15 @@ from annotator.ui.controller import BackendChoice, Controller
 from annotator.ui.dialogs import ExportDialog, HelpDialog, choose_folder, choose_open
 from annotator.ui.labeling_panel import AutoPanel, TextPanel
 from annotator.ui.lookahead import Lookahead
+from annotator.ui.models_menu import ModelsMenu
 from annotator.ui.object_list import ObjectList, object_title
 from annotator.ui.overlay import OverlayMode, compose, hex_rgb
 from annotator.ui.prompting import Prompting
 from annotator.ui.runs import Runs
 from annotator.ui.shortcuts import SHORTCUTS
 from annotator.ui.status import StatusArea
+from annotator.ui.suggestions import LabelSuggestions
+from annotator.ui.suggestions_view import SuggestionsPanel, open_review
 from annotator.ui.text_tool import TextTool
 from annotator.ui.timeline import Timeline, build_lane
 from annotator.ui.tools_panel import ToolsPanel
@@ -59,6 +62,9 @@ class MainWindow(QMainWindow):
         self.text = TextTool(self.ctl, self.prompting)
         self.auto_panel = AutoPanel(self.auto, self.class_map_dialog)
         self.text_panel = TextPanel(self.text)
+        self.suggestions = LabelSuggestions(self.ctl, self.prompting)
+        self.suggestions_panel = SuggestionsPanel(self.suggestions)
+        self.models_menu = ModelsMenu(self, self.ctl)
         self._compose()
         self.status = StatusArea(self.statusBar(), self.ctl, self.runs.cancel)
         s = self.status
@@ -84,6 +90,7 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(side)
         layout.addWidget(self.objects, 1)
         layout.addWidget(self.tools)
+        layout.addWidget(self.suggestions_panel)
         layout.addWidget(self.auto_panel)
         layout.addWidget(self.text_panel)
         dock = QDockWidget("Objects and tools")
@@ -114,8 +121,10 @@ class MainWindow(QMainWindow):
         label.addAction("Preview pseudo-labels", _bind(self._guard, self.text_panel.preview))
         label.addAction("Pseudo-label the range",
                         _bind(self._guard, self.text_panel.label_range))
-        label.addAction(a["text_prompt"])
-        self.menuBar().addMenu("&Help").addAction(a["help"])
+        label.addActions([a["text_prompt"], a["accept_suggestion"], a["suggest_labels"]])
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(a["help"])
+        self.models_action = help_menu.addAction("Models…", self.models_menu.open)
 
     def _bind_shortcuts(self) -> dict[str, QAction]:
         handlers = self._handlers()
@@ -156,6 +165,8 @@ class MainWindow(QMainWindow):
             "reject_proposals": self.auto.reject,
             "reject_all_proposals": _bind(self.auto.reject, True),
             "text_prompt": self.tools.text_prompt.setFocus,
+            "accept_suggestion": self.suggestions.accept_top,
+            "suggest_labels": self.suggestions.suggest_all,
             "delete_mask": p.delete_mask, "new_object": ctl.add_object,
             "toggle_visible": self._toggle_visible,
             "prev_frame": _bind(ctl.step, -1), "next_frame": _bind(ctl.step, 1),
@@ -194,6 +205,8 @@ class MainWindow(QMainWindow):
         c.stroked.connect(lambda mask, erase: self._guard(
             lambda: self.prompting.paint(mask, erase)))
         t.frameRequested.connect(ctl.set_frame)
+        self.suggestions.reviewReady.connect(
+            lambda results: setattr(self, "review", open_review(self.suggestions, results, self)))
         self.tools.toolChanged.connect(lambda name: self.set_tool(Tool(name)))
         self.tools.brushSizeChanged.connect(lambda size: setattr(c, "brush_size", size))
         self.tools.propagateRequested.connect(self.runs.propagate)

@@ -52,6 +52,10 @@ SHORTCUTS: tuple[Shortcut, ...] = (
              "Accept every object's proposals"),
     Shortcut("reject_proposals", ("R",), "Reject the current proposal object (deletes it)"),
     Shortcut("reject_all_proposals", ("Shift+R",), "Reject every proposal-only object"),
+    Shortcut("accept_suggestion", ("L",),
+             "Label the object with the first suggestion (Open-Vocabulary SAM)"),
+    Shortcut("suggest_labels", ("Shift+L",),
+             "Suggest labels for all unlabelled objects (In/Out range or all frames), review"),
     Shortcut("text_prompt", ("T",), "Type a text prompt (a phrase finds the object)"),
     Shortcut("overlay_mode", ("M",), "Overlay: fill / outline / off"),
     Shortcut("zoom_in", ("Ctrl+=", "Ctrl++"), "Zoom in (or the mouse wheel)"),
@@ -69,6 +73,7 @@ MOUSE: tuple[tuple[str, str], ...] = (
     ("Left drag", "Box"),
     ("Middle drag", "Pan"),
     ("Wheel", "Zoom"),
+    ("Click a label suggestion", "Label the current object with it"),
 )
 
 

@@ -150,6 +150,12 @@ class ToolsPanel(QWidget):
             else:
                 item.setToolTip(", ".join(sorted(choice.prompts)) + " prompts")
 
+    def refill_backends(self) -> None:
+        """List the backends again (after a download made one ready)."""
+        self.backend_box.clear()
+        self._fill_backends()
+        self._sync_backend()
+
     def _sync_backend(self) -> None:
         index = self.backend_box.findData(self.ctl.backend_id)
         if index >= 0:

@@ -149,3 +149,35 @@ def as_choice(backend: object, caches_embeddings: bool = False) -> BackendChoice
     info: BackendInfo = backend.info  # type: ignore[attr-defined]
     return BackendChoice(info.id, info.name, None, lambda: backend, info.prompts, info.roles,
                          caches_embeddings)
+
+
+class ColourNamer:
+    """Segments a disc around the click (or the prompt box) and names the mean colour inside
+    it, with ranked suggestions like Open-Vocabulary SAM's: a recognizer with known answers.
+    Records the keys of the frames it was given."""
+
+    info = BackendInfo("namer", "Namer (test)", frozenset({SEGMENTER}))
+
+    def __init__(self) -> None:
+        self.keys: list[object] = []
+        self._frame: np.ndarray | None = None
+
+    def set_frame(self, frame: np.ndarray, key: object = None) -> None:
+        self._frame = frame
+        self.keys.append(key)
+
+    def predict(self, prompts: Prompts) -> list[MaskProposal]:
+        frame = self._frame
+        assert frame is not None
+        if prompts.box is not None:
+            b = prompts.box.normalized()
+            mask = np.zeros(frame.shape[:2], bool)
+            mask[int(b.y0):int(b.y1), int(b.x0):int(b.x1)] = True
+        else:
+            p = next(p for p in prompts.points if p.positive)
+            mask = disc(frame.shape[:2], p.x, p.y, 5)
+        r, _, b_ = frame[mask].reshape(-1, 3).mean(0)
+        red = float(r > b_)
+        ranked = tuple(sorted((("tomato", 0.7 * red + 0.1), ("sky", 0.8 - 0.7 * red),
+                               ("rock", 0.1)), key=lambda kv: -kv[1]))
+        return [MaskProposal(mask, ranked[0][1], {}, ranked[0][0], ranked)]
