@@ -30,6 +30,7 @@ from annotator.ui.object_list import ObjectList, object_title
 from annotator.ui.overlay import OverlayMode, compose, hex_rgb
 from annotator.ui.prompting import Prompting
 from annotator.ui.runs import Runs
+from annotator.ui.sensor_dock import install_sensor_dock
 from annotator.ui.shortcuts import SHORTCUTS
 from annotator.ui.status import StatusArea
 from annotator.ui.suggestions import LabelSuggestions
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self.actions_by_name = self._bind_shortcuts()
         self._menus()
         self._wire()
+        self.sensors = install_sensor_dock(self)
         self.play_timer = QTimer(self)
         self.play_timer.timeout.connect(self._play_tick)
         self.resize(1280, 800)

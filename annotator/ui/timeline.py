@@ -70,6 +70,7 @@ class Timeline(QWidget):
         self.range: tuple[int | None, int | None] = (None, None)
         self.lanes: list[Lane] = []
         self.current: ObjectId | None = None
+        self.flags: list[tuple[int, int]] = []
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMouseTracking(False)
         self._update_height()
@@ -91,6 +92,11 @@ class Timeline(QWidget):
     def set_range(self, lo: int | None, hi: int | None) -> None:
         """Show the In/Out range (None ends are open)."""
         self.range = (lo, hi)
+        self.update()
+
+    def set_flags(self, ranges: list[tuple[int, int]]) -> None:
+        """Frame ranges [start, stop) flagged by sensor QA, drawn as a strip on the ruler."""
+        self.flags = list(ranges)
         self.update()
 
     def set_current(self, object_id: ObjectId | None) -> None:
@@ -137,6 +143,9 @@ class Timeline(QWidget):
         if self.frame_count:
             self._paint_range(p)
             self._paint_ruler(p)
+            for start, stop in self.flags:
+                a, b = self.x_of(start), self.x_of(stop)
+                p.fillRect(QRectF(a, 0, max(2.0, b - a), 4), QColor(255, 140, 0))
             for row, lane in enumerate(self.lanes):
                 self._paint_lane(p, lane, HEADER + row * LANE)
             x = self.x_of(self.playhead + 0.5)
