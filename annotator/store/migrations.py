@@ -16,12 +16,12 @@ SCHEMA_LOCK = 0x616E6E6F
 
 def _add_batch_runs(conn: Connection) -> None:
     """1 -> 2: the `batch_runs` table (resumable, idempotent batch propagation)."""
-    BatchRunRow.__table__.create(conn)  # type: ignore[attr-defined]
+    BatchRunRow.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
 
 
 def _add_sensor_streams(conn: Connection) -> None:
     """2 -> 3: the `sensor_streams` table (sensor logs recorded with videos, for QA)."""
-    SensorStreamRow.__table__.create(conn)  # type: ignore[attr-defined]
+    SensorStreamRow.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
 
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_batch_runs, 2: _add_sensor_streams}

@@ -133,8 +133,8 @@ def test_batch_into_postgres_and_sqlite_gives_identical_exports(pg: PgServer, tm
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
-def test_version_1_project_gains_batch_runs(pg: PgServer, tmp_path, dialect: str) -> None:
-    """The 1 -> 2 step runs the same on both databases and keeps the data."""
+def test_version_1_project_is_upgraded(pg: PgServer, tmp_path, dialect: str) -> None:
+    """The 1 -> 2 -> 3 steps run the same on both databases and keep the data."""
     url = pg.new_database() if dialect == "postgresql" else str(tmp_path / "old.annotator")
     with open_project(url) as store:
         video = store.add_video("/v.mp4", "v", "abc", 10, 25.0, 32, 24)
@@ -142,13 +142,15 @@ def test_version_1_project_gains_batch_runs(pg: PgServer, tmp_path, dialect: str
     engine = create_engine(url if "://" in url else f"sqlite:///{url}")
     with engine.begin() as conn:  # what a schema-1 file looks like
         conn.execute(text("DROP TABLE batch_runs"))
+        conn.execute(text("DROP TABLE sensor_streams"))
         conn.execute(text("UPDATE meta SET value = '1' WHERE key = 'schema_version'"))
     with open_project(url) as store:
         assert store.batch_runs(video.id) == [] and store.count_masks() == 1
+        assert store.sensor_streams(video.id) == []
     with engine.connect() as conn:
         version = conn.execute(text("SELECT value FROM meta WHERE key='schema_version'")).scalar()
     engine.dispose()
-    assert int(version) == SCHEMA_VERSION == 2
+    assert int(version) == SCHEMA_VERSION == 3
 
 
 def test_plain_postgresql_url_and_a_clear_error(pg: PgServer) -> None:
