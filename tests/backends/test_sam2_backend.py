@@ -63,3 +63,23 @@ def test_image_mode_ranks_three_candidates_for_a_click(edgetam):
     assert len(ranked) == 3
     assert [p.score for p in ranked] == sorted((p.score for p in ranked), reverse=True)
     assert len(edgetam.predict(Prompts(box=Box(10, 10, 60, 50)))) == 1
+
+
+@pytest.mark.slow
+def test_efficienttam_variant_loads_by_name_and_tracks(tmp_path, monkeypatch):
+    from annotator.nn.sam2.efficienttam import EFFICIENTTAM_VARIANTS
+
+    torch.manual_seed(0)
+    cfg = EFFICIENTTAM_VARIANTS["efficienttam_ti"]
+    torch.save({"model": build_model(cfg).state_dict()}, tmp_path / "efficienttam_ti.pt")
+    monkeypatch.setenv("ANNOTATOR_MODELS", str(tmp_path))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        tracker = create_backend("efficienttam", variant="efficienttam_ti", device="cpu")
+        path, _ = square_video(tmp_path, count=3, size=(96, 64))
+        tracker.open(open_video(path))
+        tracker.add_prompts(0, 1, Prompts(box=Box(8, 20, 32, 44)))
+        assert [fm.frame for fm in tracker.propagate(0, 2)] == [0, 1, 2]
+    finally:
+        torch.set_num_threads(threads)

@@ -53,6 +53,17 @@ EDGETAM_INFO = BackendInfo(
     multimask=True,
 )
 
+EFFICIENTTAM_INFO = BackendInfo(
+    id="efficienttam",
+    name="EfficientTAM",
+    roles=frozenset({SEGMENTER, TRACKER}),
+    prompts=frozenset({"point", "box", "mask"}),
+    description="Video tracker with a plain ViT and efficient memory attention (yformer).",
+    requires=("torch",),
+    install_hint=TORCH_HINT,
+    multimask=True,
+)
+
 OVSAM_INFO = BackendInfo(
     id="ovsam",
     name="Open-Vocabulary SAM",
@@ -110,6 +121,8 @@ BUILTIN_SPECS: tuple[BackendSpec, ...] = (
     BackendSpec(CLASSICAL_INFO, "annotator.backends.builtin.classical:create"),
     BackendSpec(EDGETAM_INFO, "annotator.backends.builtin.sam2_family:create_edgetam",
                 check=lambda: missing_weights("edgetam")),
+    BackendSpec(EFFICIENTTAM_INFO, "annotator.backends.builtin.sam2_family:create_efficienttam",
+                check=lambda: missing_weights("efficienttam_s")),
     BackendSpec(EDGESAM_INFO, "annotator.backends.builtin.edgesam:create",
                 check=lambda: missing_weights("edge_sam")),
     BackendSpec(YOLACT_INFO, "annotator.backends.builtin.yolact:create",

@@ -157,3 +157,13 @@ def create_edgetam(**options: object) -> Sam2FamilyBackend:
     from annotator.nn.sam2 import load_edgetam
 
     return Sam2FamilyBackend(EDGETAM_INFO, "edgetam", load_edgetam, **options)  # type: ignore[arg-type]
+
+
+def create_efficienttam(variant: str = "efficienttam_s", **options: object) -> Sam2FamilyBackend:
+    """Registry factory for EfficientTAM; `variant` picks the released checkpoint (its manifest
+    id), since checkpoints of one width share a key set and the file name decides the config."""
+    from annotator.backends.builtin import EFFICIENTTAM_INFO
+    from annotator.nn.sam2.efficienttam import load_efficienttam
+
+    return Sam2FamilyBackend(EFFICIENTTAM_INFO, variant,  # type: ignore[arg-type]
+                             lambda path: load_efficienttam(path, variant), **options)

@@ -2,8 +2,8 @@
 
 A variant = image encoder factory + memory-attention cross-attention factory + optional memory
 compressor (EdgeTAM's perceiver) + the SAM2Base flags (values of the official yaml plus the
-official builders' overrides). EfficientTAM adds its own `Sam2Config` with a ViT image encoder
-and its cross-attention class; nothing else changes.
+official builders' overrides). EfficientTAM's configs (`efficienttam.py`) plug in a ViT image
+encoder and its cross-attention classes and select the newer predictor semantics.
 """
 
 from __future__ import annotations
@@ -67,6 +67,10 @@ class Sam2Config:
     use_mlp_for_obj_ptr_proj: bool = True
     # video predictor
     fill_hole_area: int = 8  # builder override (video)
+    # SAM 2's newer video predictor (EfficientTAM): only each object's own new prompt outputs
+    # are memory-encoded before propagation, and a corrected non-conditioning frame is tracked
+    # again (overwritten) by the next propagation. False: EdgeTAM's older predictor.
+    independent_objects: bool = False
 
     @property
     def embedding_size(self) -> int:

@@ -3,9 +3,11 @@
 Frames come from `get_frame(index)` (or a `VideoSource`) on demand; only a few frames'
 features are cached and tracked outputs far from the current frame can be dropped
 (`keep_frames`). The official predictor's semantics are kept (EdgeTAM's: objects batched, a
-frame with new prompts is re-encoded for every object before propagation), with two
-extensions: objects may be added at any time (a frame counts as tracked per object, as in
-SAM 2's newer predictor) and, with `refine_keyframes`, a click on an object's conditioning
+frame with new prompts is re-encoded for every object before propagation; with
+`cfg.independent_objects`, SAM 2's newer one used by EfficientTAM: only each object's own new
+outputs are encoded and corrected frames are tracked again), with two extensions: objects
+may be added at any time (a frame counts as tracked per object, as in SAM 2's newer
+predictor) and, with `refine_keyframes`, a click on an object's conditioning
 frame refines that keyframe instead of being dropped at the next propagation.
 """
 
@@ -254,7 +256,7 @@ class VideoSession:
         for i, t in enumerate(self.tracks):
             if f in t.cond:
                 outs[i] = t.cond[f]
-            elif f in t.input_non_cond:
+            elif f in t.input_non_cond and not self.model.cfg.independent_objects:
                 outs[i] = t.non_cond[f]
             elif not t.cond:
                 outs[i] = None
@@ -287,10 +289,13 @@ class VideoSession:
 
     def _consolidate_frame(self, f: int, is_cond: bool) -> None:
         entries: list[tuple[ObjectTrack, FrameOut | None]] = []
+        own_only = self.model.cfg.independent_objects
         for t in self.tracks:
             temp = t.temp.get(f)
             if temp is not None and temp[0] == is_cond:
                 entries.append((t, temp[1]))
+            elif own_only:
+                continue
             elif is_cond and f in t.cond:
                 entries.append((t, t.cond[f]))
             elif is_cond and f not in t.tracked:
@@ -305,7 +310,8 @@ class VideoSession:
                 t.cond[f] = out.slice(j)
             else:
                 t.non_cond[f] = out.slice(j)
-                t.input_non_cond.add(f)
+                if not own_only:
+                    t.input_non_cond.add(f)
 
     def _consolidated_out(self, f: int, srcs: list[FrameOut | None]) -> FrameOut:
         model = self.model
