@@ -90,6 +90,23 @@ def _decoder_rows(model: EdgeSam, fused: EdgeSam, frame: np.ndarray, n: int) -> 
     return rows
 
 
+def _classical_rows(frame: np.ndarray, n: int) -> list[Row]:
+    """The classical backend on the same frame and clicks, for comparison (no encoder step)."""
+    from annotator.backends.builtin.classical import ClassicalBackend
+    from annotator.core.types import Box, Point, Prompts
+
+    backend = ClassicalBackend()
+    enc = _times_ms(lambda: backend.set_frame(frame, key=None), 3, warmup=1)
+    backend.set_frame(frame, key="f")
+    rows: list[Row] = [("classical set_frame (no encoder)", _pct(enc, 50), _pct(enc, 95), "")]
+    prompts = {"1 click": Prompts(points=(Point(640, 360),)),
+               "box": Prompts(box=Box(400, 200, 880, 520))}
+    for name, prompt in prompts.items():
+        times = _times_ms(lambda p=prompt: backend.predict(p), max(3, n // 8), warmup=1)
+        rows.append((f"classical predict, {name}", _pct(times, 50), _pct(times, 95), ""))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=5, help="encoder runs per variant")
@@ -104,6 +121,7 @@ def main() -> None:
     fused = copy.deepcopy(model).fuse()
     rows = _encoder_rows(model, fused, frame, args.frames)
     rows += _decoder_rows(model, fused, frame, args.clicks)
+    rows += _classical_rows(frame, args.clicks)
 
     print(
         f"EdgeSAM CPU benchmark, torch {torch.__version__}, {torch.get_num_threads()} threads, "
