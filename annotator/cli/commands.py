@@ -10,7 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from annotator.backends import get_spec, list_backends
-from annotator.core.errors import PromptError
+from annotator.core.errors import BackendUnavailable, PromptError
 from annotator.core.jobs import Progress
 from annotator.core.project import VideoRecord
 from annotator.core.types import Prompts, validate_prompts
@@ -55,7 +55,7 @@ def cmd_track(args: argparse.Namespace) -> int:
     spec = get_spec(args.backend)
     reason = spec.unavailable_reason()
     if reason:
-        raise PromptError(f"backend '{args.backend}' is unavailable: {reason}")
+        raise BackendUnavailable(f"backend '{args.backend}' is unavailable: {reason}")
     outputs = [(fmt, prepare_dir(Path(d))) for fmt, d in args.export or []]
     prompts = Prompts(points=tuple(args.point or []) + tuple(args.neg or []), box=args.box)
     if prompts.empty:
