@@ -10,7 +10,9 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+import gc
+
+from PySide6.QtCore import QCoreApplication, QEvent, QPoint, QPointF, QSettings, Qt, QThreadPool
 
 from annotator.ui.engines import BackendChoice, registered_backends
 from annotator.ui.main_window import MainWindow
@@ -19,6 +21,21 @@ from tests.ui.disc_backend import choice
 from tests.ui.lab_backends import blob_video
 
 FRAMES = 20
+
+
+@pytest.fixture(autouse=True)
+def _delete_widgets_at_teardown(qapp: object) -> Iterator[None]:
+    """Delete each test's widgets in its own teardown, once its worker threads are done.
+
+    Otherwise a window is garbage-collected during a later test and Shiboken deletes it while
+    that test's workers run: the main thread then holds the GIL while it waits for a Qt mutex
+    a worker holds (seen as a hang in CI).
+    """
+    yield
+    QThreadPool.globalInstance().waitForDone(20000)
+    gc.collect()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    QCoreApplication.processEvents()
 
 
 @pytest.fixture
