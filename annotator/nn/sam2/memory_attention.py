@@ -21,6 +21,13 @@ from torch.nn import functional as F
 from annotator.nn.sam2.position_encoding import compute_axial_cis, rotate, rotate_framewise
 
 
+def _rotate_leading(k: Tensor, n_rope: int, rotate_keys: Callable[[Tensor], Tensor]) -> Tensor:
+    """Apply RoPE to the first `n_rope` keys; trailing keys (object pointers) stay as they are."""
+    if n_rope <= 0:
+        return k
+    return torch.cat((rotate_keys(k[:, :, :n_rope]), k[:, :, n_rope:]), dim=2)
+
+
 class SDPAttention(nn.Module):
     """Projections + scaled-dot-product attention (SAM 2 `Attention`; keys q/k/v/out_proj)."""
 
@@ -97,9 +104,7 @@ class RoPEAttention(SDPAttention):
         if q.shape[-2] != k.shape[-2] and not self.rope_k_repeat:
             raise ValueError("keys and queries differ in length but rope_k_repeat is off")
         q = rotate(q, cis)
-        if n_rope > 0:
-            k_rot = rotate(k[:, :, :n_rope], cis, n_rope // q.shape[-2])
-            k = torch.cat((k_rot, k[:, :, n_rope:]), dim=2)
+        k = _rotate_leading(k, n_rope, lambda t: rotate(t, cis, n_rope // q.shape[-2]))
         return q, k
 
     def forward(  # type: ignore[override]
@@ -143,12 +148,9 @@ class RoPEAttentionV2(SDPAttention):
     ) -> Tensor:
         q, k, v = self._project(q, k, v)
         q = rotate(q, self._cis.get(*self.q_sizes, q.device))
+        cis = self._cis.get(*self.k_sizes, k.device)
         n_rope = k.shape[-2] - num_k_exclude_rope
-        if n_rope > 0:
-            k_rot = rotate_framewise(
-                k[:, :, :n_rope], self._cis.get(*self.k_sizes, k.device), num_spatial_mem
-            )
-            k = torch.cat((k_rot, k[:, :, n_rope:]), dim=2)
+        k = _rotate_leading(k, n_rope, lambda t: rotate_framewise(t, cis, num_spatial_mem))
         return self._finish(q, k, v)
 
 
