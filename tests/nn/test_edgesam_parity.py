@@ -136,10 +136,21 @@ PROMPT_CASES = (
 )
 
 
+@pytest.mark.parametrize("cached", [True, False], ids=["frame-context", "plain-decoder"])
 @pytest.mark.parametrize("case", PROMPT_CASES)
-def test_prompt_case(fx: Fixture, predictor_f0: EdgeSamPredictor, case: str) -> None:
+def test_prompt_case(
+    fx: Fixture, predictor_f0: EdgeSamPredictor, case: str, cached: bool
+) -> None:
+    """Every case through the per-frame decoder context (what the app runs) and without it
+    (the official layer-by-layer computation)."""
     spec = fx.manifest["cases"][case]
-    out = predictor_f0.predict(**_prompts(fx, spec), return_logits=True, rank=False)
+    context = predictor_f0.context
+    if not cached:
+        predictor_f0.context = None
+    try:
+        out = predictor_f0.predict(**_prompts(fx, spec), return_logits=True, rank=False)
+    finally:
+        predictor_f0.context = context
     fx.check(f"{case}/low_res_logits", out.low_res_logits)
     fx.check(f"{case}/iou_predictions", out.iou_predictions)
     fx.check(f"{case}/stability_scores", out.stability_scores)

@@ -227,3 +227,37 @@ def test_fast_upscaling_matches_modules() -> None:
         dec.fast_upscaling = False
         ref, _ = dec.predict_masks(*args)
     torch.testing.assert_close(fast, ref, atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("factorized", [False, True])
+def test_cached_image_context_matches_forward(factorized: bool) -> None:
+    """The per-frame context (first layer's image-only projections) changes nothing but speed."""
+    torch.manual_seed(6)
+    tr = TwoWayTransformer(depth=2, embedding_dim=32, num_heads=4, mlp_dim=64)
+    dec = MaskDecoder(transformer_dim=32, transformer=tr, iou_head_hidden_dim=32).eval()
+    for module in dec.modules():
+        if isinstance(module, Attention):
+            module.factorized = factorized
+    img, pe = torch.randn(1, 32, 8, 8), torch.randn(1, 32, 8, 8)
+    dense = torch.randn(1, 32, 1, 1)
+    with torch.no_grad():
+        context = dec.image_context(img, pe, dense)
+        for n_tokens in (1, 3, 6):
+            sparse = torch.randn(1, n_tokens, 32)
+            ref, ref_iou = dec(img, pe, sparse, dense.expand(1, 32, 8, 8), 4)
+            out, iou = dec.forward_cached(context, sparse, (8, 8), 4)
+            torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+            assert iou is not None and ref_iou is not None
+            torch.testing.assert_close(iou, ref_iou, atol=1e-5, rtol=1e-5)
+
+
+def test_cached_attention_forms_match() -> None:
+    torch.manual_seed(7)
+    attn = Attention(64, num_heads=8, downsample_rate=2).eval()
+    few, many, many_v = torch.randn(1, 5, 64), torch.randn(1, 300, 64), torch.randn(1, 300, 64)
+    with torch.no_grad():
+        keys_t, values = attn.cache_keys(many, many_v)
+        torch.testing.assert_close(attn.cached_keys(few, keys_t, values), attn(few, many, many_v),
+                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(attn.cached_queries(attn.q_proj(many), few, few * 2),
+                                   attn(many, few, few * 2), atol=1e-5, rtol=1e-5)

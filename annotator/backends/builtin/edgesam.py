@@ -1,7 +1,8 @@
 """EdgeSAM as a Segmenter: one encoder pass per frame, a fast decoder per prompt.
 
 Candidates are ranked by stability score (EdgeSAM's IoU head was not distilled, so it is kept
-only as extra information). A small LRU of embeddings lets the UI encode the neighbouring frames
+only as extra information). A small LRU of embeddings (each with its decoder context, the
+prompt-independent half of the decoder's first layer) lets the UI encode the neighbouring frames
 ahead of time and switch back without re-encoding.
 """
 
@@ -20,6 +21,7 @@ from annotator.core.errors import BackendUnavailable, PromptError
 from annotator.core.types import MaskProposal, Prompts, validate_prompts
 from annotator.nn.edgesam.build import load_edge_sam
 from annotator.nn.edgesam.predictor import EdgeSamPredictor
+from annotator.nn.sam.transformer import ImageContext
 
 POINT_CANDIDATES = 4
 """Clicks decode all four mask tokens, as EdgeSAM's demo does; boxes use SAM's three."""
@@ -40,8 +42,8 @@ class EdgeSamSegmenter:
         model = load_edge_sam(path, fuse=True).to(self.device).eval()
         self.predictor = EdgeSamPredictor(model)
         self.model_version = path.name
-        self._cache: OrderedDict[object, tuple[torch.Tensor, tuple[int, int], tuple[int, int]]]
-        self._cache = OrderedDict()
+        self._cache: OrderedDict[object, tuple[torch.Tensor, tuple[int, int], tuple[int, int],
+                                               ImageContext | None]] = OrderedDict()
         self._cache_size = cache_size
         self._shape: tuple[int, int] | None = None
 
@@ -57,7 +59,7 @@ class EdgeSamSegmenter:
             p = self.predictor
             assert p.original_size is not None
             assert p.input_size is not None
-            self._cache[key] = (p.get_image_embedding(), p.original_size, p.input_size)
+            self._cache[key] = (p.get_image_embedding(), p.original_size, p.input_size, p.context)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
 

@@ -17,6 +17,7 @@ from PIL import Image
 from torch import Tensor
 
 from annotator.nn.edgesam.model import IMG_SIZE, EdgeSam
+from annotator.nn.sam.transformer import ImageContext
 
 STABILITY_OFFSET = 1.0
 
@@ -76,8 +77,10 @@ class EdgeSamPredictor:
     def __init__(self, model: EdgeSam) -> None:
         self.model = model
         self.features: Tensor | None = None
+        self.context: ImageContext | None = None
         self.original_size: tuple[int, int] | None = None
         self.input_size: tuple[int, int] | None = None
+        self._dense_pe: Tensor | None = None
 
     @property
     def is_image_set(self) -> bool:
@@ -85,6 +88,7 @@ class EdgeSamPredictor:
 
     def reset_image(self) -> None:
         self.features = None
+        self.context = None
         self.original_size = None
         self.input_size = None
 
@@ -104,18 +108,36 @@ class EdgeSamPredictor:
             raise ValueError(f"expected 1x3xHxW with long side {IMG_SIZE}, got {tuple(shape)}")
         self.reset_image()
         x = self.model.preprocess(transformed_image.to(torch.float32))
-        self.features = self.model.image_encoder(x)
-        self.original_size = (int(original_size[0]), int(original_size[1]))
-        self.input_size = (int(shape[2]), int(shape[3]))
-        return self.features
+        features = self.model.image_encoder(x)
+        self.set_embedding(features, (int(original_size[0]), int(original_size[1])),
+                           (int(shape[2]), int(shape[3])))
+        return features
 
+    @torch.no_grad()
     def set_embedding(
-        self, features: Tensor, original_size: tuple[int, int], input_size: tuple[int, int]
+        self,
+        features: Tensor,
+        original_size: tuple[int, int],
+        input_size: tuple[int, int],
+        context: ImageContext | None = None,
     ) -> None:
-        """Restore a cached embedding (from `get_image_embedding`) without re-encoding."""
+        """Restore a cached embedding (from `get_image_embedding`) without re-encoding.
+
+        `context` (from `self.context` after the earlier `set_image`) saves recomputing the
+        prompt-independent half of the decoder's first layer (~15 ms on 2 CPU cores)."""
         self.features = features
         self.original_size = original_size
         self.input_size = input_size
+        if context is None:
+            no_mask = self.model.prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1)
+            context = self.model.mask_decoder.image_context(features, self.dense_pe(), no_mask)
+        self.context = context
+
+    def dense_pe(self) -> Tensor:
+        """The prompt encoder's positional encoding of the embedding grid (computed once)."""
+        if self._dense_pe is None:
+            self._dense_pe = self.model.prompt_encoder.get_dense_pe()
+        return self._dense_pe
 
     def get_image_embedding(self) -> Tensor:
         if self.features is None:
@@ -197,9 +219,16 @@ class EdgeSamPredictor:
     ) -> tuple[Tensor, Tensor]:
         points = (coords, labels) if coords is not None and labels is not None else None
         sparse, dense = self.model.prompt_encoder(points=points, boxes=box, masks=mask)
+        assert self.features is not None
+        if mask is None and self.context is not None and sparse.shape[0] == 1:
+            low_res, iou = self.model.mask_decoder.forward_cached(
+                self.context, sparse, self.features.shape[-2:], num_multimask_outputs
+            )
+            assert iou is not None
+            return low_res, iou
         low_res, iou = self.model.mask_decoder(
             image_embeddings=self.features,
-            image_pe=self.model.prompt_encoder.get_dense_pe(),
+            image_pe=self.dense_pe(),
             sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense,
             num_multimask_outputs=num_multimask_outputs,

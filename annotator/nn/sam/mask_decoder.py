@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from annotator.nn.sam.common import MLP, LayerNorm2d, conv_transpose2x2_blocks, layer_norm_last
+from annotator.nn.sam.transformer import ImageContext
 
 
 class MaskDecoder(nn.Module):
@@ -101,8 +102,7 @@ class MaskDecoder(nn.Module):
     ) -> tuple[Tensor, Tensor | None]:
         """Masks and IoU predictions of every mask token (B = number of prompt sets)."""
         n = sparse_prompt_embeddings.size(0)
-        output_tokens = self.output_tokens().unsqueeze(0).expand(n, -1, -1)
-        tokens = torch.cat((output_tokens, sparse_prompt_embeddings), dim=1)
+        tokens = self._tokens(sparse_prompt_embeddings)
         src = image_embeddings
         if src.shape[0] != n:
             src = torch.repeat_interleave(src, n, dim=0)
@@ -110,9 +110,39 @@ class MaskDecoder(nn.Module):
         pos_src = image_pe
         if pos_src.shape[0] != n:
             pos_src = torch.repeat_interleave(pos_src, n, dim=0)
-        b, c, h, w = src.shape
-
         hs, src = self.transformer(src, pos_src, tokens)
+        return self._heads(hs, src, image_embeddings.shape[-2:])
+
+    def image_context(
+        self, image_embeddings: Tensor, image_pe: Tensor, dense_prompt_embeddings: Tensor
+    ) -> ImageContext:
+        """The per-image part of the decoder for one dense prompt (e.g. "no mask"), computed
+        once per frame so that each click runs only the prompt-dependent rest."""
+        return self.transformer.image_context(image_embeddings + dense_prompt_embeddings,
+                                              image_pe)
+
+    def forward_cached(
+        self, context: ImageContext, sparse_prompt_embeddings: Tensor,
+        size: tuple[int, int], num_multimask_outputs: int,
+    ) -> tuple[Tensor, Tensor | None]:
+        """`forward` for the image and dense prompt of `context` (one prompt set); `size` is
+        the embedding's (h, w)."""
+        hs, src = self.transformer.forward_cached(context, self._tokens(sparse_prompt_embeddings))
+        masks, iou_pred = self._heads(hs, src, size)
+        sel = self.output_slice(num_multimask_outputs)
+        return masks[:, sel], (iou_pred[:, sel] if iou_pred is not None else None)
+
+    def _tokens(self, sparse_prompt_embeddings: Tensor) -> Tensor:
+        n = sparse_prompt_embeddings.size(0)
+        output_tokens = self.output_tokens().unsqueeze(0).expand(n, -1, -1)
+        return torch.cat((output_tokens, sparse_prompt_embeddings), dim=1)
+
+    def _heads(
+        self, hs: Tensor, src: Tensor, size: tuple[int, int] | torch.Size
+    ) -> tuple[Tensor, Tensor | None]:
+        """Mask logits from the mask tokens and image tokens (B x hw x C), IoU from its token."""
+        b, c = src.shape[0], src.shape[-1]
+        h, w = size
         first = 1 if self.with_iou_head else 0
         mask_tokens_out = hs[:, first : first + self.num_mask_tokens, :]
 

@@ -8,6 +8,7 @@ with `mlp_layout="sam2"`.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -75,13 +76,17 @@ class Attention(nn.Module):
         return linear.weight.reshape(self.num_heads, -1, linear.in_features)
 
     def _few_queries(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-        """Attention of few queries to many keys/values: project the queries, not the keys."""
-        qh = self._separate_heads(self.q_proj(q))  # B H Nq d
-        qk = qh @ self._heads_weight(self.k_proj)  # B H Nq Din
-        bias = (qh * self.k_proj.bias.reshape(self.num_heads, 1, -1)).sum(-1, keepdim=True)
-        attn = (qk @ k.unsqueeze(1).transpose(2, 3) + bias) / math.sqrt(qh.shape[-1])
-        attn = torch.softmax(attn, dim=-1)
-        ctx = attn @ v.unsqueeze(1)  # B H Nq Din; rows of attn sum to 1
+        """Attention of few queries to many keys/values: project the queries, not the keys.
+
+        All heads' queries share one (B, H*Nq, Din) x (B, Din, Nk) product, so the many keys
+        are read once rather than broadcast per head."""
+        b, n_q, _ = q.shape
+        scale = 1.0 / math.sqrt(self.internal_dim // self.num_heads)
+        qh = self._separate_heads(self.q_proj(q)) * scale  # B H Nq d
+        qk = (qh @ self._heads_weight(self.k_proj)).reshape(b, -1, k.shape[-1])  # B H*Nq Din
+        bias = (qh * self.k_proj.bias.reshape(self.num_heads, 1, -1)).sum(-1).reshape(b, -1, 1)
+        attn = torch.softmax(torch.baddbmm(bias, qk, k.transpose(1, 2)), dim=-1)
+        ctx = (attn @ v).reshape(b, self.num_heads, n_q, -1)  # rows of attn sum to 1
         wv = self._heads_weight(self.v_proj)  # H d Din
         out = ctx @ wv.transpose(1, 2) + self.v_proj.bias.reshape(self.num_heads, 1, -1)
         return self.out_proj(self._recombine_heads(out))
@@ -89,16 +94,67 @@ class Attention(nn.Module):
     def _few_keys(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         """Attention of many queries to few keys/values: fold q_proj / out_proj into them."""
         kh = self._separate_heads(self.k_proj(k))  # B H Nk d
-        vh = self._separate_heads(self.v_proj(v))  # B H Nk d
-        kq = kh @ self._heads_weight(self.q_proj)  # B H Nk Dq
-        bias = (kh * self.q_proj.bias.reshape(self.num_heads, 1, -1)).sum(-1)  # B H Nk
+        scale = 1.0 / math.sqrt(kh.shape[-1])
+        kq = (kh @ self._heads_weight(self.q_proj)) * scale  # B H Nk Dq
+        bias = (kh * self.q_proj.bias.reshape(self.num_heads, 1, -1)).sum(-1) * scale  # B H Nk
         b, n_heads, n_k, _ = kq.shape
-        scores = q @ kq.reshape(b, n_heads * n_k, -1).transpose(1, 2)  # B Nq H*Nk
-        scores = scores.reshape(b, -1, n_heads, n_k) + bias.unsqueeze(1)
-        attn = torch.softmax(scores / math.sqrt(kh.shape[-1]), dim=-1)
-        w_out = self.out_proj.weight.reshape(-1, n_heads, kh.shape[-1]).permute(1, 2, 0)
-        vo = (vh @ w_out).reshape(b, n_heads * n_k, -1)  # B H*Nk E
-        return attn.reshape(b, -1, n_heads * n_k) @ vo + self.out_proj.bias
+        kq = kq.transpose(1, 2).reshape(b, n_k * n_heads, -1)  # key-major: (Nk, H) columns
+        scores = torch.baddbmm(bias.transpose(1, 2).reshape(b, 1, -1), q, kq.transpose(1, 2))
+        return self._attend_few(scores, self._separate_heads(self.v_proj(v)))
+
+    def _attend_few(self, scores: Tensor, vh: Tensor) -> Tensor:
+        """Softmax over each head's few keys, then values through out_proj in one product.
+
+        scores: B x Nq x Nk*H, scaled, key-major (column j*H + h is key j of head h), so the
+        softmax runs over a strided axis with the heads contiguous: far faster on CPU than a
+        softmax over an innermost axis of a few keys. vh: B x H x Nk x d.
+        """
+        b, n_heads, n_k, d = vh.shape
+        attn = torch.softmax(scores.reshape(b, -1, n_k, n_heads), dim=-2)
+        w_out = self.out_proj.weight.reshape(-1, n_heads, d).permute(1, 2, 0)  # H d E
+        vo = (vh @ w_out).transpose(1, 2).reshape(b, n_k * n_heads, -1)  # B Nk*H E
+        return torch.baddbmm(self.out_proj.bias, attn.reshape(b, -1, n_k * n_heads), vo)
+
+    # Cached forms for keys/values that do not depend on the prompt (the first two-way layer).
+
+    def cache_keys(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """(k_proj(k), v_proj(v)) as B x Din x Nk and B x Nk x Din, for `cached_keys`."""
+        return self.k_proj(k).transpose(1, 2).contiguous(), self.v_proj(v)
+
+    def cached_keys(self, q: Tensor, keys_t: Tensor, values: Tensor) -> Tensor:
+        """Attention of few queries to keys/values projected once by `cache_keys`."""
+        b = q.shape[0]
+        d = self.internal_dim // self.num_heads
+        qh = self._separate_heads(self.q_proj(q)) * (1.0 / math.sqrt(d))  # B H Nq d
+        kt = keys_t.reshape(b, self.num_heads, d, -1)  # B H d Nk
+        attn = torch.softmax(qh @ kt, dim=-1)  # B H Nq Nk
+        vh = values.reshape(b, -1, self.num_heads, d).transpose(1, 2)  # B H Nk d
+        return self.out_proj(self._recombine_heads(attn @ vh))
+
+    def cached_queries(self, q_proj: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        """Attention of many queries, projected once (`q_proj(q)`, B x Nq x Dq), to few keys.
+
+        The few keys' heads form a block-diagonal (Dq, Nk*H) matrix, so all heads' scores come
+        from one product."""
+        kh = self._separate_heads(self.k_proj(k))  # B H Nk d
+        b, n_heads, n_k, d = kh.shape
+        block = torch.zeros(b, n_heads, d, n_k, n_heads, dtype=kh.dtype, device=kh.device)
+        idx = torch.arange(n_heads, device=kh.device)
+        block[:, idx, :, :, idx] = kh.permute(1, 0, 3, 2) * (1.0 / math.sqrt(d))
+        scores = q_proj @ block.reshape(b, n_heads * d, n_k * n_heads)  # B Nq Nk*H
+        return self._attend_few(scores, self._separate_heads(self.v_proj(v)))
+
+
+@dataclass(frozen=True)
+class ImageContext:
+    """One image's tokens as the first two-way layer sees them, with the projections that do
+    not depend on the prompt (valid while the dense prompt is the same, e.g. no mask input)."""
+
+    tokens: Tensor  # B x N x C: image embedding + dense prompt embedding
+    pos: Tensor  # B x N x C: positional encoding
+    t2i_keys: Tensor  # B x Din x N: token->image k_proj(tokens + pos), transposed
+    t2i_values: Tensor  # B x N x Din: token->image v_proj(tokens)
+    i2t_queries: Tensor  # B x N x Din: image->token q_proj(tokens + pos)
 
 
 def _token_mlp(
@@ -147,15 +203,41 @@ class TwoWayAttentionBlock(nn.Module):
         queries = self.norm1(queries)
 
         q = queries + query_pe
-        k = keys + key_pe
+        k = keys + key_pe  # keys do not change until the image->token attention
         queries = self.norm2(queries + self.cross_attn_token_to_image(q, k, keys))
 
         queries = self.norm3(queries + self.mlp(queries))
 
         q = queries + query_pe
-        k = keys + key_pe
         keys = self.norm4(keys + self.cross_attn_image_to_token(k, q, queries))
         return queries, keys
+
+    def forward_cached(
+        self, queries: Tensor, context: ImageContext, query_pe: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """`forward` on the image tokens of `context`, reusing their projections."""
+        if self.skip_first_layer_pe:
+            queries = self.self_attn(queries, queries, queries)
+        else:
+            q = queries + query_pe
+            queries = queries + self.self_attn(q, q, queries)
+        queries = self.norm1(queries)
+
+        attn = self.cross_attn_token_to_image.cached_keys(
+            queries + query_pe, context.t2i_keys, context.t2i_values
+        )
+        queries = self.norm2(queries + attn)
+        queries = self.norm3(queries + self.mlp(queries))
+
+        q = queries + query_pe
+        attn = self.cross_attn_image_to_token.cached_queries(context.i2t_queries, q, queries)
+        return queries, self.norm4(context.tokens + attn)
+
+    def image_context(self, tokens: Tensor, pos: Tensor) -> ImageContext:
+        """The prompt-independent projections of image tokens entering this block."""
+        k = tokens + pos
+        keys_t, values = self.cross_attn_token_to_image.cache_keys(k, tokens)
+        return ImageContext(tokens, pos, keys_t, values, self.cross_attn_image_to_token.q_proj(k))
 
 
 class TwoWayTransformer(nn.Module):
@@ -205,6 +287,27 @@ class TwoWayTransformer(nn.Module):
         queries, keys = point_embedding, image_embedding
         for layer in self.layers:
             queries, keys = layer(queries, keys, point_embedding, image_pe)
+        return self._final(queries, keys, point_embedding, image_pe)
+
+    def image_context(self, image_embedding: Tensor, image_pe: Tensor) -> ImageContext:
+        """Precompute what the first layer does to the image alone (B x C x h x w inputs):
+        with it, `forward_cached` skips a third of the per-prompt work."""
+        tokens = image_embedding.flatten(2).transpose(1, 2).contiguous()
+        pos = image_pe.flatten(2).transpose(1, 2).contiguous()
+        return self.layers[0].image_context(tokens, pos)
+
+    def forward_cached(
+        self, context: ImageContext, point_embedding: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """`forward` for the image embedding and PE that made `context` (batch 1)."""
+        queries, keys = self.layers[0].forward_cached(point_embedding, context, point_embedding)
+        for layer in self.layers[1:]:
+            queries, keys = layer(queries, keys, point_embedding, context.pos)
+        return self._final(queries, keys, point_embedding, context.pos)
+
+    def _final(
+        self, queries: Tensor, keys: Tensor, point_embedding: Tensor, image_pe: Tensor
+    ) -> tuple[Tensor, Tensor]:
         q = queries + point_embedding
         k = keys + image_pe
         queries = queries + self.final_attn_token_to_image(q, k, keys)
