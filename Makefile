@@ -24,6 +24,13 @@ $(VOCAB): | $(STAMP)
 	$(BIN)/python -c "import glob, zipfile; z = zipfile.ZipFile(glob.glob('$(VENV)/clip/wheel/*.whl')[0]); open('$(VOCAB)', 'wb').write(z.read('open_clip/bpe_simple_vocab_16e6.txt.gz'))"
 export ANNOTATOR_CLIP_VOCAB := $(abspath $(VOCAB))
 
+# The LVIS v1 class names (Open-Vocabulary SAM's released vocabulary) are read from the
+# mmdetection wheel on PyPI, model id lvis_v1_names (downloaded, never installed or committed).
+LVIS := $(VENV)/lvis/mmdet-3.3.0-py3-none-any.whl
+$(LVIS): | $(STAMP)
+	$(BIN)/python -m pip download --quiet --no-deps mmdet==3.3.0 -d $(VENV)/lvis
+export ANNOTATOR_LVIS_NAMES := $(abspath $(LVIS))
+
 install: $(STAMP)
 
 run: $(STAMP)
@@ -42,10 +49,10 @@ postgres:
 	  { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql; }
 
-test: $(STAMP) $(VOCAB) postgres lint
+test: $(STAMP) $(VOCAB) $(LVIS) postgres lint
 	$(BIN)/python -m pytest
 
-test-slow: $(STAMP) $(VOCAB) postgres
+test-slow: $(STAMP) $(VOCAB) $(LVIS) postgres
 	$(BIN)/python -m pytest -m slow
 
 bench: $(STAMP)

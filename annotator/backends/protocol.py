@@ -98,6 +98,20 @@ class Segmenter(Protocol):
 
 
 @runtime_checkable
+class Recognizer(Protocol):
+    """A Segmenter that also names what it segments (`MaskProposal.suggestions`) from a
+    vocabulary the caller may set: the project's Labels, or the backend's released one."""
+
+    vocabulary_name: str
+    """What the current vocabulary is, for the UI ("LVIS v1 (1203 classes)", ...)."""
+
+    def set_vocabulary(self, names: Sequence[str] | None) -> None:
+        """Classify among `names`; None (or empty) = the released vocabulary. Cheap when
+        unchanged."""
+        ...
+
+
+@runtime_checkable
 class Tracker(Protocol):
     """A video tracker: prompts on any frame for any object at any time, streaming propagation."""
 

@@ -13,7 +13,7 @@ import numpy as np
 from platformdirs import user_data_dir
 from PySide6.QtCore import QObject, QSettings, Signal
 
-from annotator.backends.protocol import SEGMENTER
+from annotator.backends.protocol import SEGMENTER, Recognizer
 from annotator.core.edits import Changes, UndoStack
 from annotator.core.errors import AnnotatorError
 from annotator.core.project import ObjectRecord, VideoRecord
@@ -29,6 +29,8 @@ from annotator.video import CachedVideo
 PROJECT_SUFFIX = ".annotator"
 RECENT_KEY = "recent_projects"
 MAX_RECENT = 8
+VOCAB_KEY = "recognize/vocabulary"
+VOCAB_LABELS, VOCAB_RELEASED = "labels", "released"
 
 
 def project_for(path: Path) -> Path:
@@ -359,10 +361,30 @@ class Controller(QObject):
         return self.engines.built(self.backend_id)
 
     def ensure_backend(self) -> object:
-        """The selected backend, built on first use (called on the model lane's thread)."""
+        """The selected backend, built on first use (called on the model lane's thread); a
+        Recognizer gets the vocabulary the user chose (see `vocabulary_names`)."""
         if not self.backend_id:
             raise AnnotatorError("no backend is ready: pick one in the tools panel")
-        return self.engines.get(self.backend_id)
+        backend = self.engines.get(self.backend_id)
+        if isinstance(backend, Recognizer):
+            backend.set_vocabulary(self.vocabulary_names())
+        return backend
+
+    @property
+    def vocabulary(self) -> str:
+        """Where a Recognizer's class names come from: VOCAB_LABELS or VOCAB_RELEASED."""
+        value = str(self.settings.value(VOCAB_KEY, VOCAB_LABELS))
+        return value if value in (VOCAB_LABELS, VOCAB_RELEASED) else VOCAB_LABELS
+
+    def set_vocabulary(self, value: str) -> None:
+        self.settings.setValue(VOCAB_KEY, value)
+
+    def vocabulary_names(self) -> list[str] | None:
+        """The project's Label names when chosen and there are any, else None (the backend's
+        released vocabulary, e.g. LVIS for Open-Vocabulary SAM)."""
+        if self.vocabulary != VOCAB_LABELS or self.store is None:
+            return None
+        return [label.name for label in self.store.labels()] or None
 
     def ensure_tracker(self) -> object:
         """The backend that propagates: the selected one when it tracks, else the default

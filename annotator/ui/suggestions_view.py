@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.types import ObjectId
+from annotator.ui.controller import VOCAB_LABELS, VOCAB_RELEASED
 from annotator.ui.object_list import object_title
 from annotator.ui.suggestions import LabelSuggestions, Ranked, describe
 
@@ -42,7 +43,20 @@ class SuggestionsPanel(QGroupBox):
                                      "range (or all frames); review before applying")
         self.batch_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.batch_button.clicked.connect(lambda _checked=False: model.suggest_all())
-        for widget in (self.hint, self.list, self.batch_button):
+        self.vocabulary = QComboBox()
+        self.vocabulary.addItem("Names from: project labels", VOCAB_LABELS)
+        self.vocabulary.addItem("Names from: released vocabulary", VOCAB_RELEASED)
+        self.vocabulary.setToolTip(
+            "project labels: suggest only the project's label names (the released vocabulary "
+            "while the project has none); released: Open-Vocabulary SAM's own list (LVIS v1, "
+            "1203 classes, with `annotator models get ovsam_lvis_classifier lvis_v1_names`; "
+            "else COCO's 80)")
+        self.vocabulary.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        ctl = model.ctl
+        self.vocabulary.setCurrentIndex(self.vocabulary.findData(ctl.vocabulary))
+        self.vocabulary.currentIndexChanged.connect(
+            lambda _i: ctl.set_vocabulary(self.vocabulary.currentData()))
+        for widget in (self.hint, self.list, self.vocabulary, self.batch_button):
             layout.addWidget(widget)
         model.changed.connect(self._sync)
         self._sync()

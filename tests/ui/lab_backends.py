@@ -161,6 +161,15 @@ class ColourNamer:
     def __init__(self) -> None:
         self.keys: list[object] = []
         self._frame: np.ndarray | None = None
+        self.vocabulary_name = "colours"
+        self.vocabularies: list[tuple[str, ...] | None] = []
+
+    def set_vocabulary(self, names: Sequence[str] | None) -> None:
+        """Recognizer: rank only these names (None = the three colour names)."""
+        wanted = tuple(names) if names else None
+        if not self.vocabularies or self.vocabularies[-1] != wanted:
+            self.vocabularies.append(wanted)
+        self.vocabulary_name = f"{len(wanted)} names" if wanted else "colours"
 
     def set_frame(self, frame: np.ndarray, key: object = None) -> None:
         self._frame = frame
@@ -178,6 +187,9 @@ class ColourNamer:
             mask = disc(frame.shape[:2], p.x, p.y, 5)
         r, _, b_ = frame[mask].reshape(-1, 3).mean(0)
         red = float(r > b_)
-        ranked = tuple(sorted((("tomato", 0.7 * red + 0.1), ("sky", 0.8 - 0.7 * red),
-                               ("rock", 0.1)), key=lambda kv: -kv[1]))
+        scores = {"tomato": 0.7 * red + 0.1, "sky": 0.8 - 0.7 * red, "rock": 0.1}
+        names = self.vocabularies[-1] if self.vocabularies else None
+        pairs = ([(n, scores.get(n.casefold(), 0.05)) for n in names] if names
+                 else list(scores.items()))
+        ranked = tuple(sorted(pairs, key=lambda kv: -kv[1]))
         return [MaskProposal(mask, ranked[0][1], {}, ranked[0][0], ranked)]

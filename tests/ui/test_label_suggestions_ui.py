@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from annotator.core.masks import encode
 from annotator.core.project import StoredMask
 from annotator.core.types import Provenance, Source
+from annotator.ui.controller import VOCAB_LABELS, VOCAB_RELEASED
 from annotator.ui.engines import BackendChoice
 from annotator.ui.models_menu import merge_choices
 from annotator.ui.suggestions import project_label
@@ -39,9 +40,17 @@ def test_project_label_reuses_the_projects_spelling():
     assert project_label(["car"], "tomato") == "tomato"
 
 
+def released(w) -> None:
+    """Pick "names from: released vocabulary" in the panel, as a user would."""
+    combo = w.suggestions_panel.vocabulary
+    combo.setCurrentIndex(combo.findData(VOCAB_RELEASED))
+    assert w.ctl.vocabulary == VOCAB_RELEASED
+
+
 def test_click_shows_suggestions_then_l_and_a_click_set_the_label(qtbot, named):
-    w, _ = named
+    w, namer = named
     w.ctl.store.label("Tomato")  # an existing project label: reused, not duplicated
+    released(w)
     panel = w.suggestions_panel
     assert panel.list.count() == 0
     y0, y1, x0, x1 = red_box(0)
@@ -49,6 +58,7 @@ def test_click_shows_suggestions_then_l_and_a_click_set_the_label(qtbot, named):
     wait_proposal(qtbot, w)
     shown = [panel.list.item(i).text().split()[0] for i in range(panel.list.count())]
     assert shown == ["tomato", "sky", "rock"]
+    assert namer.vocabularies == [None]
     assert "tomato 0.80" in panel.hint.text()
     obj = w.ctl.current
     key(qtbot, w, Qt.Key.Key_Return)  # the mask first; the suggestions stay for its label
@@ -77,6 +87,7 @@ def _track(w, label: str | None, box) -> int:
 
 def test_batch_suggestions_over_in_out_then_review(qtbot, named):
     w, namer = named
+    released(w)
     red, blue = _track(w, None, red_box), _track(w, None, blue_box)
     done = _track(w, "kept", red_box)
     w.ctl.reload_objects()
@@ -102,6 +113,31 @@ def test_batch_suggestions_over_in_out_then_review(qtbot, named):
     qtbot.mouseClick(review.accept_all_button, Qt.MouseButton.LeftButton)
     assert labels(w) == {red: "tomato", blue: "rock", done: "kept"}
     assert not review.isVisible()
+
+
+def test_suggestions_come_from_the_project_labels_by_default(qtbot, named, settings):
+    """With "names from: project labels" (the default) the recognizer ranks only the project's
+    Label names, follows new Labels, and falls back to its released vocabulary without any."""
+    w, namer = named
+    assert w.suggestions_panel.vocabulary.currentData() == VOCAB_LABELS
+    y0, y1, x0, x1 = red_box(0)
+    click(qtbot, w, (x0 + x1) / 2, (y0 + y1) / 2)
+    wait_proposal(qtbot, w)
+    assert namer.vocabularies == [None]  # no Labels yet: the released vocabulary
+    for name in ("Sky", "Tomato"):
+        w.ctl.store.label(name)
+    key(qtbot, w, Qt.Key.Key_Escape)
+    click(qtbot, w, (x0 + x1) / 2, (y0 + y1) / 2)
+    wait_proposal(qtbot, w)
+    assert namer.vocabularies[-1] == ("Sky", "Tomato")
+    panel = w.suggestions_panel
+    assert [panel.list.item(i).text().split()[0] for i in range(panel.list.count())] == [
+        "Tomato", "Sky"]
+    key(qtbot, w, Qt.Key.Key_L)
+    assert labels(w)[w.ctl.current] == "Tomato"
+    assert settings.value("recognize/vocabulary", "labels") == "labels"
+    released(w)
+    assert settings.value("recognize/vocabulary") == "released"
 
 
 def test_models_menu_opens_the_dialog_and_downloads_refresh_backends(qtbot, window):

@@ -80,15 +80,23 @@ def text_vocabulary(
     tokenizer: ClipTokenizer,
     names: Sequence[str],
     templates: Sequence[str] = VILD_TEMPLATES,
+    cache: dict[str, list[torch.Tensor]] | None = None,
 ) -> Vocabulary:
-    """A vocabulary for `names` from the RN50x16 CLIP text tower (one forward per synonym)."""
+    """A vocabulary for `names` from the RN50x16 CLIP text tower (one forward per synonym).
+
+    `cache` (name -> its synonyms' embeddings) lets a caller embed each name only once across
+    vocabularies; it must belong to one (clip, templates) pair."""
     device = clip.positional_embedding.device
     rows = []
     for name in names:
-        row = []
-        for synonym in split_synonyms(name):
-            tokens = torch.from_numpy(tokenizer([t.format(synonym) for t in templates]))
-            row.append(class_embedding(clip, tokens.to(device)).float().cpu())
+        row = cache.get(name) if cache is not None else None
+        if row is None:
+            row = []
+            for synonym in split_synonyms(name):
+                tokens = torch.from_numpy(tokenizer([t.format(synonym) for t in templates]))
+                row.append(class_embedding(clip, tokens.to(device)).float().cpu())
+            if cache is not None:
+                cache[name] = row
         rows.append(row)
     return Vocabulary(tuple(names), pad_synonyms(rows))
 
