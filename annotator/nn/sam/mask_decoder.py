@@ -159,18 +159,23 @@ class MaskDecoder(nn.Module):
         iou_pred = self.iou_prediction_head(hs[:, 0, :]) if self.with_iou_head else None
         return masks, iou_pred
 
-    def _masks_channels_last(self, src: Tensor, hyper_in: Tensor) -> Tensor:
+    def _masks_channels_last(self, src: Tensor, hyper_in: Tensor, rows: int = 16) -> Tensor:
         """output_upscaling + hypernetwork product on channels-last tokens (B x h x w x C).
 
         Same computation as the official NCHW path up to float rounding, much faster on CPU:
-        the 2x2/stride-2 transposed convs become GEMMs and the pixel shuffle is applied only
-        to the final T-channel masks.
+        the 2x2/stride-2 transposed convs become GEMMs, the pixel shuffle is applied only to
+        the final T-channel masks, and `rows` embedding rows at a time keep the 16x larger
+        intermediates in cache (each row's masks depend on that row alone).
         """
         dc1, ln, act1, dc2, act2 = self.output_upscaling
         b, h, w, _ = src.shape
-        x = act1(layer_norm_last(conv_transpose2x2_blocks(src, dc1), ln))  # b h w 2 2 C/4
-        x = act2(conv_transpose2x2_blocks(x, dc2))  # b h w dy dx ey ex C/8
-        masks = x.reshape(b, -1, x.shape[-1]) @ hyper_in.transpose(1, 2)
+        hyper_t = hyper_in.transpose(1, 2)
+        chunks = []
+        for top in range(0, h, rows):
+            x = act1(layer_norm_last(conv_transpose2x2_blocks(src[:, top : top + rows], dc1), ln))
+            x = act2(conv_transpose2x2_blocks(x, dc2))  # b r w dy dx ey ex C/8
+            chunks.append(x.reshape(b, -1, x.shape[-1]) @ hyper_t)
         t = hyper_in.shape[1]
-        masks = masks.reshape(b, h, w, 2, 2, 2, 2, t).permute(0, 7, 1, 3, 5, 2, 4, 6)
+        masks = torch.cat(chunks, dim=1).reshape(b, h, w, 2, 2, 2, 2, t)
+        masks = masks.permute(0, 7, 1, 3, 5, 2, 4, 6)
         return masks.reshape(b, t, 4 * h, 4 * w)
