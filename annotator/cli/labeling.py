@@ -9,7 +9,7 @@ from annotator.cli.commands import run_with_bar
 from annotator.core.errors import AnnotatorError
 from annotator.core.project import VideoRecord
 from annotator.store import ProjectStore, open_project
-from annotator.tools.auto_instances import AutoInstancesConfig, auto_instances
+from annotator.tools.auto_instances import SUPPRESSIONS, AutoInstancesConfig, auto_instances
 from annotator.tools.pseudo_labels import PseudoLabelConfig, pseudo_label
 from annotator.tools.videos import open_record
 
@@ -22,6 +22,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     auto.add_argument("--map", action="append", default=[], metavar="CLASS=LABEL",
                       help="detector class to project label; CLASS= drops the class")
     auto.add_argument("--only-mapped", action="store_true", help="drop classes not in --map")
+    auto.add_argument("--suppression", choices=tuple(SUPPRESSIONS), default="fast",
+                      help="duplicate suppression (default: YOLACT's own Fast NMS)")
+    auto.add_argument("--noh-head", default="", metavar="PATH",
+                      help="trained nearby-objects hallucinator head for --suppression noh")
     auto.set_defaults(func=cmd_auto_instances)
 
     pseudo = sub.add_parser("pseudo-label", help="DenseCLIP pseudo-labels from class names")
@@ -76,7 +80,8 @@ def cmd_auto_instances(args: argparse.Namespace) -> int:
         frames = frame_range(args.frames, video.frame_count)
         proposer = spec.create()
         config = AutoInstancesConfig(args.min_score, label_map=label_map,
-                                     only_mapped=args.only_mapped)
+                                     only_mapped=args.only_mapped, suppression=args.suppression,
+                                     noh_head=args.noh_head)
         source = open_record(video)
         run_with_bar(auto_instances(store, proposer, video.id, source, frames, config,  # type: ignore[arg-type]
                                     spec.info.id, getattr(proposer, "model_version", "")),

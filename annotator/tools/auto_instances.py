@@ -15,12 +15,19 @@ from scipy.optimize import linear_sum_assignment
 
 from annotator.backends.protocol import Proposer
 from annotator.core.edits import MaskEdit, MaskRepository, set_masks
+from annotator.core.errors import BackendUnavailable
 from annotator.core.jobs import Job, Progress
 from annotator.core.masks import encode
 from annotator.core.ports import VideoSource
 from annotator.core.project import StoredMask
 from annotator.core.types import FrameIndex, ObjectId, Provenance, Source
 from annotator.store import ProjectStore
+
+SUPPRESSIONS = {"fast": "Fast NMS", "greedy": "Greedy NMS", "cluster": "Cluster-NMS",
+                "matrix": "Matrix NMS", "noh": "NOH-NMS"}
+"""Suppression choices a proposer may offer (YOLACT does), by id, with their display names."""
+NOH_HELP = ("NOH-NMS needs a trained nearby-objects hallucinator head (none is released for "
+            "YOLACT): choose its state dict file with 'NOH head…'")
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,10 @@ class AutoInstancesConfig:
     max_gap: int = 2
     label_map: Mapping[str, str | None] = field(default_factory=dict)
     only_mapped: bool = False
+    suppression: str = "fast"
+    """The proposer's NMS (YOLACT: fast, greedy, cluster, matrix, noh); `fast` = its default."""
+    noh_head: str = ""
+    """A trained nearby-objects hallucinator head file, needed by `noh`."""
 
     def project_label(self, detector_label: str) -> str | None:
         """The project label for a detector class, or None to drop it."""
@@ -62,11 +73,23 @@ def associate(tracks: list[np.ndarray], masks: list[np.ndarray], min_iou: float
     return {int(c): int(r) for r, c in zip(rows, cols, strict=True) if iou[r, c] >= min_iou}
 
 
+def choose_suppression(proposer: Proposer, config: AutoInstancesConfig) -> None:
+    """Hand the suppression choice to a proposer that offers one (`set_suppression`); asking a
+    proposer without the choice for anything but its default is an error, not a silent no-op."""
+    setter = getattr(proposer, "set_suppression", None)
+    if setter is not None:
+        setter(config.suppression, config.noh_head or None)
+    elif config.suppression != "fast":
+        name = getattr(getattr(proposer, "info", None), "name", type(proposer).__name__)
+        raise BackendUnavailable(f"{name} has no suppression choice: use Fast NMS (its own)")
+
+
 def auto_instances(store: ProjectStore, proposer: Proposer, video_id: int, source: VideoSource,
                    frames: Iterable[FrameIndex], config: AutoInstancesConfig | None = None,
                    backend: str = "", version: str = "") -> Job[dict[ObjectId, np.ndarray]]:
     """Propose, link and store, one frame per step (committed before each yield)."""
     config = config or AutoInstancesConfig()
+    choose_suppression(proposer, config)
     frames = list(frames)
     last_seen: dict[ObjectId, tuple[FrameIndex, np.ndarray]] = {}
     for done, frame in enumerate(frames, start=1):

@@ -1,13 +1,15 @@
 """Automatic instances in the GUI: a Proposer over the current frame or the In/Out range, linked
 into Objects as Proposals, then reviewed (accept = an undoable edit, reject = delete).
 
-The detector-class -> project-label mapping is kept in QSettings, one map per proposer.
+The detector-class -> project-label mapping is kept in QSettings, one map per proposer; so are
+the suppression choice (Fast NMS ... NOH-NMS) and the NOH head file NOH-NMS needs.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -17,12 +19,21 @@ from annotator.core.edits import UndoStack
 from annotator.core.jobs import Progress
 from annotator.core.project import VideoRecord
 from annotator.core.types import FrameIndex, ObjectId, Source
-from annotator.tools.auto_instances import AutoInstancesConfig, accept, auto_instances, reject
+from annotator.tools.auto_instances import (
+    NOH_HELP,
+    SUPPRESSIONS,
+    AutoInstancesConfig,
+    accept,
+    auto_instances,
+    reject,
+)
 from annotator.tools.videos import open_record
 from annotator.ui.controller import Controller
 from annotator.ui.engines import pick
 
 MAP_KEY = "auto_instances/class_map/{}"
+SUPPRESSION_KEY = "auto_instances/suppression"
+NOH_HEAD_KEY = "auto_instances/noh_head"
 MIN_SCORE = 0.3
 
 
@@ -73,6 +84,30 @@ class AutoInstancesTool(QObject):
         names += [o.label for o in self.ctl.objects if o.id in self.proposal_objects() and o.label]
         return list(dict.fromkeys(names))
 
+    # --- suppression -----------------------------------------------------------------------------
+
+    def suppression(self) -> str:
+        """The saved suppression choice (a SUPPRESSIONS id; Fast NMS when unset or unknown)."""
+        value = str(self.ctl.settings.value(SUPPRESSION_KEY, "fast"))
+        return value if value in SUPPRESSIONS else "fast"
+
+    def set_suppression(self, name: str) -> None:
+        """Save the suppression used by the next runs."""
+        if name not in SUPPRESSIONS:
+            raise ValueError(f"unknown suppression {name!r}")
+        self.ctl.settings.setValue(SUPPRESSION_KEY, name)
+        self.ctl.settings.sync()
+
+    def noh_head(self) -> str:
+        """The configured NOH head file if it exists, else ""."""
+        path = str(self.ctl.settings.value(NOH_HEAD_KEY, "") or "")
+        return path if path and Path(path).is_file() else ""
+
+    def set_noh_head(self, path: str) -> None:
+        """Remember the NOH head file ("" forgets it)."""
+        self.ctl.settings.setValue(NOH_HEAD_KEY, path)
+        self.ctl.settings.sync()
+
     # --- the run --------------------------------------------------------------------------------
 
     def run(self) -> bool:
@@ -88,8 +123,13 @@ class AutoInstancesTool(QObject):
         if ctl.model_lane.occupied:
             ctl.message.emit(f"{ctl.model_lane.foreground} is running: wait or press Esc")
             return False
+        suppression, head = self.suppression(), self.noh_head()
+        if suppression == "noh" and not head:
+            ctl.message.emit(NOH_HELP)
+            return False
         frames = job_frames(ctl)
-        config = AutoInstancesConfig(self.min_score, label_map=self.label_map())
+        config = AutoInstancesConfig(self.min_score, label_map=self.label_map(),
+                                     suppression=suppression, noh_head=head)
         started = ctl.model_lane.start(
             "auto-instances", _auto, ctl, self.proposer_id, ctl.video, frames, config,
             on_yield=self._on_frame,

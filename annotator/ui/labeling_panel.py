@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.backends.protocol import GROUNDER, PROPOSER
+from annotator.ui.auto_suppression import SuppressionBox
 from annotator.ui.auto_tool import AutoInstancesTool
 from annotator.ui.controller import Controller
 from annotator.ui.text_tool import TextTool
@@ -76,6 +77,8 @@ class AutoPanel(QGroupBox):
                                self.reject_button, self.accept_all_button,
                                self.reject_all_button)):
             grid.addWidget(b, 1 + k // 2, k % 2)
+        self.suppression_box = SuppressionBox(tool)
+        grid.addWidget(self.suppression_box, 4, 0, 1, 2)
 
 
 class TextPanel(QGroupBox):

@@ -1,9 +1,10 @@
-"""NMS variants vs greedy NMS (1k and 10k boxes), and YOLACT CPU latency at 550x550.
+"""NMS variants vs greedy NMS (1k and 10k boxes), and YOLACT / YOLACT++ CPU latency at 550x550.
 
 Run: .venv/bin/python tests/benchmarks/bench_nms.py [--skip-yolact]
 Times are medians; NMS figures are ratios to greedy NMS measured in the same run. YOLACT uses
 detinit weights from ../shared/parity when present (random init otherwise): latency does not
-depend on the values, except for the number of candidates Fast NMS sees.
+depend on the values, except for the number of candidates Fast NMS sees (and, for YOLACT++,
+where the deformable convolutions sample and how many masks are rescored).
 """
 
 from __future__ import annotations
@@ -104,13 +105,18 @@ def yolact_latency(variant: str, frame: np.ndarray) -> tuple[str, float, float]:
 
 
 def bench_yolact() -> None:
-    print(f"\nYOLACT CPU latency, 550x550 RGB frame, {torch.get_num_threads()} threads")
-    print(f"{'variant':<16} {'weights':<12} {'net ms':>8} {'predict ms':>11} {'post share':>11}")
+    print(f"\nYOLACT / YOLACT++ CPU latency, 550x550 RGB frame, {torch.get_num_threads()} threads"
+          " (ratio = predict time / yolact_resnet50's)")
+    print(f"{'variant':<21} {'weights':<12} {'net ms':>8} {'predict ms':>11} {'post share':>11} "
+          f"{'ratio':>6}")
     frame = np.random.default_rng(0).integers(0, 256, size=(550, 550, 3), dtype=np.uint8)
-    for variant in ("yolact_resnet50", "yolact_base"):
+    base = None
+    for variant in ("yolact_resnet50", "yolact_base", "yolact_plus_resnet50",
+                    "yolact_plus_base"):
         weights, net, full = yolact_latency(variant, frame)
-        print(f"{variant:<16} {weights:<12} {net * 1e3:>8.0f} {full * 1e3:>11.0f} "
-              f"{(full - net) / full:>11.1%}")
+        base = base or full
+        print(f"{variant:<21} {weights:<12} {net * 1e3:>8.0f} {full * 1e3:>11.0f} "
+              f"{(full - net) / full:>11.1%} {full / base:>6.2f}")
 
 
 def main() -> None:

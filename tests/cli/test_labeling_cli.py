@@ -56,7 +56,24 @@ def test_auto_instances_command_with_a_saved_yolact(project, tmp_path, monkeypat
     torch.save(build_yolact("yolact_base").state_dict(), tmp_path / name)
     monkeypatch.setenv("ANNOTATOR_MODELS", str(tmp_path))
     code = main(["auto-instances", str(project), "--frames", "0:2", "--min-score", "0",
-                 "--map", "person=walker"])
+                 "--map", "person=walker", "--suppression", "greedy"])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "objects in square" in out
+
+
+def test_auto_instances_noh_without_a_head_says_how_to_get_one(project, tmp_path, monkeypatch,
+                                                                capsys):
+    from annotator.backends.weights import manifests
+    from annotator.nn.yolact import build_yolact
+
+    torch.manual_seed(0)
+    torch.save(build_yolact("yolact_resnet50").state_dict(),
+               tmp_path / manifests()["yolact_resnet50"].file_name)
+    monkeypatch.setenv("ANNOTATOR_MODELS", str(tmp_path))
+    code = main(["auto-instances", str(project), "--frames", "0:2", "--suppression", "noh"])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "hallucinator head" in err and len(err.strip().splitlines()) == 1
+    with open_project(project) as store:
+        assert len(store.objects(store.videos()[0].id)) == 1  # nothing written

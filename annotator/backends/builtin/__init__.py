@@ -37,10 +37,13 @@ YOLACT_INFO = BackendInfo(
     name="YOLACT (automatic instances)",
     roles=frozenset({PROPOSER}),
     prompts=frozenset(),
-    description="Instance masks for all 80 COCO classes on a frame (dbolya/yolact, Fast NMS).",
+    description="Instance masks for all 80 COCO classes on a frame (dbolya/yolact, YOLACT and "
+                "YOLACT++; Fast NMS or another of the NMS family).",
     requires=("torch",),
     install_hint=TORCH_HINT,
 )
+YOLACT_MODELS = ("yolact_base", "yolact_resnet50", "yolact_plus_base", "yolact_plus_resnet50")
+"""YOLACT's released files, preferred first; the backend is ready when any one is here."""
 
 EDGETAM_INFO = BackendInfo(
     id="edgetam",
@@ -126,7 +129,8 @@ BUILTIN_SPECS: tuple[BackendSpec, ...] = (
     BackendSpec(EDGESAM_INFO, "annotator.backends.builtin.edgesam:create",
                 check=lambda: missing_weights("edge_sam")),
     BackendSpec(YOLACT_INFO, "annotator.backends.builtin.yolact:create",
-                check=lambda: missing_weights("yolact_base")),
+                check=lambda: next((None for m in YOLACT_MODELS if not missing_weights(m)),
+                                   missing_weights("yolact_base"))),
     BackendSpec(MASKCLIP_INFO, "annotator.backends.builtin.maskclip:create",
                 check=_maskclip_check),
     BackendSpec(OVSAM_INFO, "annotator.backends.builtin.ovsam:create", check=_ovsam_check),

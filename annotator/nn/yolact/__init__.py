@@ -1,7 +1,8 @@
 """YOLACT real-time instance segmentation (Bolya et al., ICCV 2019), faithful to dbolya/yolact.
 
 Build with `build_yolact("yolact_base")` or load released weights with
-`load_yolact("yolact_base", path)`; run `predict(model, rgb_frame)` for a list of Detections.
+`load_yolact("yolact_base", path)` (or a `yolact_plus_*` variant: YOLACT++ with DCNv2); run
+`predict(model, rgb_frame, suppression="fast")` for a list of Detections.
 """
 
 from annotator.nn.yolact.build import (
@@ -18,13 +19,22 @@ from annotator.nn.yolact.config import (
     CONFIGS,
     YolactConfig,
 )
-from annotator.nn.yolact.detect import Detection, RawDetections, detect, postprocess, predict
+from annotator.nn.yolact.detect import (
+    Detection,
+    RawDetections,
+    detect,
+    postprocess,
+    predict,
+    rescore,
+)
 from annotator.nn.yolact.model import Yolact, YolactOutput
+from annotator.nn.yolact.suppression import SUPPRESSIONS
 
 __all__ = [
     "COCO_CATEGORY_IDS",
     "COCO_CLASSES",
     "CONFIGS",
+    "SUPPRESSIONS",
     "Detection",
     "RawDetections",
     "Yolact",
@@ -39,4 +49,5 @@ __all__ = [
     "load_yolact",
     "postprocess",
     "predict",
+    "rescore",
 ]

@@ -2,7 +2,8 @@
 
 Follows dbolya/yolact utils/augmentations.py `FastBaseTransform`, layers/functions/detection.py
 `Detect` (as eval.py configures it: Fast NMS per class, no second threshold) and
-layers/output_utils.py `postprocess` (crop at prototype resolution, then upsample, then > 0.5).
+layers/output_utils.py `postprocess` (crop at prototype resolution, then upsample, then > 0.5);
+YOLACT++'s mask-IoU rescoring as eval.py `prep_display` applies it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import torch
 from torch.nn import functional as F
 
 from annotator.nn.ops.boxes import upper_iou
+from annotator.nn.ops.noh import NOHHead
 from annotator.nn.yolact.config import COCO_CLASSES, YolactConfig
 from annotator.nn.yolact.model import Yolact, YolactOutput
+from annotator.nn.yolact.suppression import check_suppression, multiclass_suppress, noh_inputs
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,16 @@ def multiclass_fast_nms(
     return classes[order], box_idx[order], kept_scores[: cfg.max_num_detections]
 
 
-def detect(out: YolactOutput, cfg: YolactConfig, batch_idx: int = 0) -> RawDetections:
-    """Decode, drop priors whose best foreground score is <= nms_conf_thresh, Fast NMS."""
+def detect(
+    out: YolactOutput, cfg: YolactConfig, batch_idx: int = 0, suppression: str = "fast",
+    noh_head: NOHHead | None = None,
+) -> RawDetections:
+    """Decode, drop priors whose best foreground score is <= nms_conf_thresh, suppress.
+
+    `suppression` is one of SUPPRESSIONS (`fast`, the official Fast NMS, by default); `noh`
+    needs a trained `noh_head` (BackendUnavailable otherwise).
+    """
+    check_suppression(suppression, noh_head)
     boxes = decode(out.loc[batch_idx], out.priors)
     cur = out.conf[batch_idx, :, 1:].t()  # (C - 1, P): background dropped
     keep = cur.max(dim=0).values > cfg.nms_conf_thresh
@@ -101,7 +112,13 @@ def detect(out: YolactOutput, cfg: YolactConfig, batch_idx: int = 0) -> RawDetec
             boxes.new_zeros(0, 4), empty.long(), empty, boxes.new_zeros(0, cfg.mask_dim), proto
         )
     boxes, coeffs = boxes[keep], out.mask[batch_idx, keep]
-    classes, idx, scores = multiclass_fast_nms(boxes, cur[:, keep], cfg)
+    if suppression == "fast":
+        classes, idx, scores = multiclass_fast_nms(boxes, cur[:, keep], cfg)
+    else:
+        nearby = None
+        if noh_head is not None and suppression == "noh":
+            nearby = noh_inputs(noh_head, out.fpn, boxes, cur[:, keep], cfg, batch_idx)
+        classes, idx, scores = multiclass_suppress(boxes, cur[:, keep], cfg, suppression, nearby)
     return RawDetections(boxes[idx], classes, scores, coeffs[idx], proto)
 
 
@@ -152,24 +169,46 @@ def postprocess(
     return raw.classes, raw.scores, boxes, masks > 0.5
 
 
+def rescore(model: Yolact, raw: RawDetections, score_threshold: float = 0.0) -> RawDetections:
+    """YOLACT++ display scores (`prep_display`): box score x the mask IoU that maskiou_net
+    predicts for the detection's class on its cropped soft mask; re-sorted, and cut at the first
+    score below `score_threshold`."""
+    if model.maskiou_net is None or raw.scores.numel() == 0:
+        return raw
+    iou = model.maskiou_net(assemble_masks(raw)[:, None])
+    scores = raw.scores * iou.gather(1, raw.classes[:, None])[:, 0]
+    scores, order = torch.sort(scores, descending=True, stable=True)
+    below = torch.nonzero(scores < score_threshold).flatten()
+    n = int(below[0]) if below.numel() else len(scores)
+    order, scores = order[:n], scores[:n]
+    return RawDetections(raw.boxes[order], raw.classes[order], scores, raw.coeffs[order],
+                         raw.proto)
+
+
 @torch.inference_mode()
 def predict(
-    model: Yolact, frame: np.ndarray, score_threshold: float = 0.0, top_k: int | None = None
+    model: Yolact, frame: np.ndarray, score_threshold: float = 0.0, top_k: int | None = None,
+    suppression: str = "fast", noh_head: NOHHead | None = None,
 ) -> list[Detection]:
     """Instances in an RGB uint8 (H, W, 3) frame, best first.
 
     `score_threshold` and `top_k` are the official display filters (eval.py defaults 0 and 5;
     the README demo uses 0.15 and 15); None keeps all (at most max_num_detections).
+    `suppression` / `noh_head` as in `detect`. YOLACT++ rescores by mask IoU (see `rescore`)
+    before `top_k`, as the official display does.
     """
     cfg = model.config
+    check_suppression(suppression, noh_head)
     device = next(model.parameters()).device
     height, width = frame.shape[:2]
-    raw = detect(model(preprocess(frame, cfg, device)), cfg)
+    raw = detect(model(preprocess(frame, cfg, device)), cfg, 0, suppression, noh_head)
     keep = raw.scores > score_threshold if score_threshold > 0 else None
     if keep is not None:
         raw = RawDetections(
             raw.boxes[keep], raw.classes[keep], raw.scores[keep], raw.coeffs[keep], raw.proto
         )
+    if model.maskiou_net is not None:
+        raw = rescore(model, raw, score_threshold)
     if top_k is not None:
         raw = RawDetections(
             raw.boxes[:top_k],

@@ -108,6 +108,25 @@ class PredictionModule(nn.Module):
         return loc, conf, torch.tanh(mask)
 
 
+class FastMaskIoUNet(nn.Module):
+    """YOLACT++'s mask scoring: stride-2 3x3 convs (no padding) + ReLU on a (N, 1, h, w) soft
+    mask, a 1x1 conv to one score per class + ReLU, then a global max-pool -> (N, classes)."""
+
+    def __init__(self, channels: tuple[int, ...], num_classes: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_c = 1
+        for c in channels:
+            layers += [nn.Conv2d(in_c, c, 3, stride=2), nn.ReLU(inplace=True)]
+            in_c = c
+        layers += [nn.Conv2d(in_c, num_classes, 1), nn.ReLU(inplace=True)]
+        self.maskiou_net = nn.Sequential(*layers)
+
+    def forward(self, masks: torch.Tensor) -> torch.Tensor:
+        x = self.maskiou_net(masks)
+        return F.max_pool2d(x, kernel_size=x.shape[2:]).flatten(1)
+
+
 def make_priors(cfg: YolactConfig, sizes: list[tuple[int, int]]) -> torch.Tensor:
     """Anchors (cx, cy, w, h) in the official `make_priors` order, computed in double.
 
@@ -140,8 +159,13 @@ class Yolact(nn.Module):
     def __init__(self, cfg: YolactConfig) -> None:
         super().__init__()
         self.config = cfg
-        self.backbone = ResNetBackbone(cfg.backbone_layers)
+        self.backbone = ResNetBackbone(cfg.backbone_layers, cfg.dcn_layers, cfg.dcn_interval)
         self.proto_net = make_protonet(cfg.fpn_features, cfg.mask_dim)
+        self.maskiou_net = (
+            FastMaskIoUNet(cfg.maskiou_channels, cfg.num_classes - 1)
+            if cfg.maskiou_channels
+            else None
+        )
         channels = [self.backbone.channels[i] for i in cfg.selected_layers]
         self.fpn = FPN(channels, cfg.fpn_features, cfg.num_downsample)
         head = PredictionModule(cfg.fpn_features, cfg.num_priors, cfg.num_classes, cfg.mask_dim)
