@@ -7,6 +7,7 @@ the `FrameLoader`, which always serves the newest request first and prefetches w
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from PySide6.QtCore import QObject, Signal
 from superqt.utils import GeneratorWorker, create_worker
 
 from annotator.video import CachedVideo
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -108,14 +111,17 @@ class JobLane(QObject):
             self._worker.quit()
 
     def _run(self, spec: _Job, quit_at_once: bool = False) -> None:
-        worker = create_worker(spec.func, *spec.args, _start_thread=False)
+        # errors go to on_error (or the log) only: superqt would also re-raise them into the
+        # event loop when no handler is given at creation
+        worker = create_worker(spec.func, *spec.args, _start_thread=False, _ignore_errors=True)
         state = {"aborted": False}
         cb = spec.callbacks
         if cb["yield"] is not None and isinstance(worker, GeneratorWorker):
             worker.yielded.connect(cb["yield"])
         if cb["return"] is not None:
             worker.returned.connect(cb["return"])
-        worker.errored.connect(cb["error"] or (lambda exc: None))
+        worker.errored.connect(cb["error"] or (lambda exc: log.error(
+            "%s failed", spec.name, exc_info=(type(exc), exc, exc.__traceback__))))
         if isinstance(worker, GeneratorWorker):
             worker.aborted.connect(lambda: state.update(aborted=True))
             if quit_at_once:
