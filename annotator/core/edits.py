@@ -41,6 +41,21 @@ class Changes:
 
     frames: frozenset[tuple[int, FrameIndex]] = frozenset()
     objects: frozenset[ObjectId] = frozenset()
+    objects_changed: bool = False
+    """Objects were created or deleted (the object list must be re-read)."""
+
+
+class Edit(Protocol):
+    """An undoable step: `MaskEdit`, or `ObjectsEdit` (annotator.core.object_edits)."""
+
+    description: str
+
+    @property
+    def empty(self) -> bool: ...
+
+    def apply(self, repo: MaskRepository) -> Changes: ...
+
+    def revert(self, repo: MaskRepository) -> Changes: ...
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,10 @@ class MaskEdit:
 
     description: str
     changes: tuple[MaskChange, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
 
     def apply(self, repo: MaskRepository) -> Changes:
         """Write every `after`."""
@@ -80,18 +99,18 @@ class UndoStack:
 
     repo: MaskRepository
     limit: int = 200
-    _done: list[MaskEdit] = field(default_factory=list)
-    _undone: list[MaskEdit] = field(default_factory=list)
+    _done: list[Edit] = field(default_factory=list)
+    _undone: list[Edit] = field(default_factory=list)
 
-    def do(self, edit: MaskEdit) -> Changes:
+    def do(self, edit: Edit) -> Changes:
         """Apply an edit and make it the newest step."""
         changes = edit.apply(self.repo)
         self.record(edit)
         return changes
 
-    def record(self, edit: MaskEdit) -> None:
+    def record(self, edit: Edit) -> None:
         """Add an edit that is already applied (e.g. a finished propagation run)."""
-        if not edit.changes:
+        if edit.empty:
             return
         self._done.append(edit)
         del self._done[:-self.limit]

@@ -124,13 +124,20 @@ def accept(repo: MaskRepository, store: ProjectStore, objects: Iterable[ObjectId
     return set_masks(repo, "accept proposals", writes)
 
 
-def reject(store: ProjectStore, objects: Iterable[ObjectId]) -> list[ObjectId]:
-    """Delete Objects that hold only proposals; returns the ones deleted (others are kept)."""
-    deleted = []
+def proposal_only(store: ProjectStore, objects: Iterable[ObjectId]) -> list[ObjectId]:
+    """The Objects that hold only Proposals (the ones a reject may delete)."""
+    out = []
     for obj in objects:
         record = store.object(obj)
         sources = {r.mask.provenance.source for r in store.masks(record.video_id, object_id=obj)}
         if sources <= {Source.PROPOSAL}:
-            store.delete_object(obj)
-            deleted.append(obj)
+            out.append(obj)
+    return out
+
+
+def reject(store: ProjectStore, objects: Iterable[ObjectId]) -> list[ObjectId]:
+    """Delete Objects that hold only proposals; returns the ones deleted (others are kept)."""
+    deleted = proposal_only(store, objects)
+    for obj in deleted:
+        store.delete_object(obj)
     return deleted

@@ -15,7 +15,6 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from annotator.backends.protocol import PROPOSER
-from annotator.core.edits import UndoStack
 from annotator.core.jobs import Progress
 from annotator.core.project import VideoRecord
 from annotator.core.types import FrameIndex, ObjectId, Source
@@ -25,7 +24,7 @@ from annotator.tools.auto_instances import (
     AutoInstancesConfig,
     accept,
     auto_instances,
-    reject,
+    proposal_only,
 )
 from annotator.tools.videos import open_record
 from annotator.ui.controller import Controller
@@ -179,24 +178,19 @@ class AutoInstancesTool(QObject):
         return True
 
     def reject(self, every: bool = False) -> bool:
-        """Delete the current (or every) object holding only Proposals; undo history restarts
-        (it may refer to the deleted objects), as for any deleted object."""
+        """Delete the current (or every) object holding only Proposals, as one undoable step."""
         ctl, objects = self.ctl, self._targets(every)
         if not objects or ctl.store is None:
             return False
         if ctl.model_lane.occupied:
             ctl.message.emit("wait for the running job to finish")
             return False
-        deleted = reject(ctl.store, objects)
+        deleted = proposal_only(ctl.store, objects)
         if deleted:
-            ctl.stack = UndoStack(ctl.store)
-        ctl.reload_objects()
-        ctl.reload_marks()
-        ctl.overlays.invalidate()
-        ctl.overlayChanged.emit()
+            ctl.delete_objects(deleted, f"reject {len(deleted)} proposal object(s)")
         kept = len(objects) - len(deleted)
         note = f"; {kept} kept (they hold accepted masks too)" if kept else ""
-        ctl.message.emit(f"rejected {len(deleted)} object(s){note}")
+        ctl.message.emit(f"rejected {len(deleted)} object(s){note} (Ctrl+Z brings them back)")
         return bool(deleted)
 
 

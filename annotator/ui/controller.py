@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from annotator.backends.protocol import SEGMENTER, Recognizer
 from annotator.core.edits import Changes, UndoStack
 from annotator.core.errors import AnnotatorError
+from annotator.core.object_edits import created_objects, delete_objects
 from annotator.core.project import ObjectRecord, VideoRecord
 from annotator.core.types import FrameIndex, ObjectId, Source
 from annotator.store import ProjectStore, open_project
@@ -236,6 +237,8 @@ class Controller(QObject):
         """Views catch up with an edit: overlays of touched frames, timeline marks."""
         if changes is None:
             return
+        if changes.objects_changed:
+            self.reload_objects()
         self.overlays.invalidate(f for _, f in changes.frames)
         self.reload_marks()
         self.overlayChanged.emit()
@@ -299,14 +302,20 @@ class Controller(QObject):
             self.marksChanged.emit()
 
     def delete_object(self, object_id: ObjectId) -> None:
-        """Delete an object with its masks; undo history is reset (it refers to the object)."""
+        """Delete an object with its masks and prompts, as one undoable step."""
+        self.delete_objects([object_id], f"delete object {object_id}")
+
+    def delete_objects(self, object_ids: list[ObjectId], description: str) -> None:
+        """Delete objects as one undoable step (undo restores them whole, same ids)."""
         store = self._require_store()
-        store.delete_object(object_id)
-        self.stack = UndoStack(store)
-        self.reload_objects()
-        self.reload_marks()
-        self.overlays.invalidate()
-        self.overlayChanged.emit()
+        if self.stack is None:
+            self.stack = UndoStack(store)
+        self.refresh(self.stack.do(delete_objects(store, description, object_ids)))
+
+    def record_created(self, object_ids: list[ObjectId], description: str) -> None:
+        """Make objects just created (with their masks) one undoable step."""
+        if self.store is not None and self.stack is not None:
+            self.stack.record(created_objects(self.store, description, object_ids))
 
     # --- undo -----------------------------------------------------------------------------------
 

@@ -151,6 +151,7 @@ class TextTool(QObject):
         version = getattr(ctl.engines.built(self.grounder_id), "model_version", "")
         (obj,) = regions_to_objects(ctl.store, ctl.video.id, ctl.frame, [(name, region)],
                                     self.grounder_id, version)
+        ctl.record_created([obj], f"object '{name}' from the label map")
         ctl.reload_objects()
         ctl.select_object(obj)
         ctl.refresh(Changes(frozenset({(ctl.video.id, ctl.frame)}), frozenset({obj})))

@@ -220,6 +220,33 @@ def test_digits_select_objects_and_overlay_modes(qtbot, window, square, tmp_path
     assert area(w.ctl.store.mask(first, 0).rle) > 0  # hidden, not deleted
 
 
+def test_deleting_an_object_is_undoable(qtbot, window, square, tmp_path):
+    w = window
+    _start(qtbot, w, square, tmp_path)
+    for x in (20, 60):
+        key(qtbot, w, Qt.Key.Key_N)
+        click(qtbot, w, x, 30)
+        wait_proposal(qtbot, w)
+        key(qtbot, w, Qt.Key.Key_Return)
+    first, second = (o.id for o in w.ctl.objects)
+    w.ctl.update_object(first, label="ball")
+    store, vid = w.ctl.store, w.ctl.video.id
+    kept = (store.object(first), store.masks(vid, object_id=first),
+            [(p.frame, p.kind, p.payload) for p in store.prompts(vid, first)])
+    key(qtbot, w, Qt.Key.Key_1)
+    qtbot.mouseClick(w.objects.delete_button, Qt.MouseButton.LeftButton)
+    assert [o.id for o in w.ctl.objects] == [second]
+    assert w.canvas.overlay_item.image.pixel(20, 30) == 0
+    key(qtbot, w, Qt.Key.Key_Z, CTRL)  # the object, its masks and prompts come back
+    assert [o.id for o in w.ctl.objects] == [first, second]
+    assert (store.object(first), store.masks(vid, object_id=first),
+            [(p.frame, p.kind, p.payload) for p in store.prompts(vid, first)]) == kept
+    assert w.canvas.overlay_item.image.pixel(20, 30) != 0
+    assert w.timeline.lane(first).state[0] == KEYFRAME
+    key(qtbot, w, Qt.Key.Key_Z, CTRL | SHIFT)
+    assert [o.id for o in w.ctl.objects] == [second]
+
+
 def test_space_plays_and_pauses(qtbot, window, square, tmp_path):
     w = window
     _start(qtbot, w, square, tmp_path)

@@ -75,6 +75,11 @@ def test_range_gives_linked_proposals_then_accept_reject_undo(qtbot, window):
     w.ctl.select_object(blue.id)
     key(qtbot, w, Qt.Key.Key_R)  # reject the blue proposals: the object goes
     assert [o.id for o in w.ctl.objects] == [red.id]
+    key(qtbot, w, Qt.Key.Key_Z, CTRL)  # ...and comes back whole with Ctrl+Z
+    assert [o.id for o in w.ctl.objects] == [red.id, blue.id]
+    assert _sources(w, blue.id) == dict.fromkeys(range(1, 6), Source.PROPOSAL)
+    key(qtbot, w, Qt.Key.Key_Z, CTRL | SHIFT)
+    assert [o.id for o in w.ctl.objects] == [red.id]
     key(qtbot, w, Qt.Key.Key_R, SHIFT)  # nothing left that holds only proposals
     assert [o.id for o in w.ctl.objects] == [red.id]
     assert w.ctl.store.count_masks() == 5

@@ -65,6 +65,11 @@ def test_preview_pick_region_then_label_range_keeps_manual_work(qtbot, window):
     mask, source = _mask(w, red.id, 0)
     assert source == Source.PSEUDO and iou(mask, truth(red_box(0))) > 0.8
     assert w.prompting.proposal is None  # the click picked, it did not prompt
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the pick
+    assert w.ctl.objects == [] and w.ctl.store.count_masks() == 0
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier
+        | Qt.KeyboardModifier.ShiftModifier)  # redo: the same object again
+    assert [o.id for o in w.ctl.objects] == [red.id]
     key(qtbot, w, Qt.Key.Key_Escape)  # hide the preview
     assert not w.text.showing and w.canvas.labels_item.image is None
 
