@@ -11,7 +11,8 @@ from tqdm import tqdm
 
 from annotator.backends import DEFAULT_BACKEND
 from annotator.cli.errors import run_guarded
-from annotator.tools.batch import VideoResult, propagate_batch
+from annotator.tools.batch import VideoResult
+from annotator.tools.batch_engines import propagate_batch
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -15,15 +15,8 @@ from typing import Any
 
 from annotator.core.errors import BackendUnavailable
 from annotator.store import open_project
-from annotator.tools.batch import (
-    Event,
-    VideoResult,
-    VideoTask,
-    apply_chunks,
-    limit_threads,
-    process_tracker,
-    run_in_process,
-)
+from annotator.tools.batch import VideoResult, VideoTask, apply_chunks
+from annotator.tools.batch_engines import Event, limit_threads, process_tracker, run_in_process
 
 RETRIES = 2
 """How often Ray re-runs a task whose worker died or raised (a bad video is not retried: it

@@ -18,7 +18,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("open", ("Ctrl+O",), "Open a video, image folder or project"),
     Shortcut("open_folder", ("Ctrl+Shift+O",), "Open an image folder"),
     Shortcut("export", ("Ctrl+E",), "Export (COCO or DAVIS)"),
-    Shortcut("undo", ("Ctrl+Z",), "Undo (a whole propagation run is one step)"),
+    Shortcut("undo", ("Ctrl+Z",), "Undo (a whole propagation run is one step; also deleting objects)"),
     Shortcut("redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo"),
     Shortcut("tool_prompt", ("V",), "Prompt tool: click = positive point, drag = box"),
     Shortcut("tool_brush", ("D",), "Brush: paint the current object's mask"),

@@ -23,7 +23,7 @@ from annotator.core.masks import encode
 from annotator.core.project import StoredMask
 from annotator.core.types import Provenance, Source
 from annotator.store import open_project
-from annotator.tools.batch import propagate_batch
+from annotator.tools.batch_engines import propagate_batch
 from annotator.tools.videos import add_video
 from tests.factories import square_video
 

@@ -18,10 +18,10 @@ from annotator.tools.batch import (
     VideoTask,
     plan,
     plan_runs,
-    propagate_batch,
     run_task,
     store_sink,
 )
+from annotator.tools.batch_engines import propagate_batch
 from annotator.tools.videos import add_video
 from tests.factories import square_video
 
