@@ -255,6 +255,9 @@ def test_full_res_masks_subset(fx: Fixture, predictor_f0: EdgeSamPredictor) -> N
     assert top.masks.shape == (1, 256, 256)
     np.testing.assert_array_equal(top.masks[0], full.masks[0])
     assert top.low_res_logits.shape == (4, 256, 256)
+    none = predictor_f0.predict(**prompts, full_res_masks=0)  # the decoder's output only
+    assert none.masks.shape == (0, 256, 256)
+    np.testing.assert_array_equal(none.stability_scores, full.stability_scores)
 
 
 @pytest.mark.slow

@@ -159,7 +159,7 @@ class EdgeSamPredictor:
         low-res logit mask, or any mix. num_multimask_outputs: 4 (all tokens, the web demo's
         choice for clicks), 3 (tokens 1-3, SAM's multimask) or 1 (token 0, for boxes).
         full_res_masks: upscale only the first N (ranked) candidates to the frame size (the
-        full-size resize is the costliest step per click); None upscales all."""
+        full-size resize is the costliest step per click); None upscales all, 0 none."""
         if self.features is None or self.original_size is None:
             raise RuntimeError("call set_image() before predict()")
         coords, labels, box_t, mask_t = self._prompt_tensors(
@@ -174,7 +174,10 @@ class EdgeSamPredictor:
             low_res, iou, stability = low_res[:, order], iou[:, order], stability[:, order]
             assert self.input_size is not None
             keep = low_res if full_res_masks is None else low_res[:, :full_res_masks]
-            masks = self.model.postprocess_masks(keep, self.input_size, self.original_size)
+            if keep.shape[1]:
+                masks = self.model.postprocess_masks(keep, self.input_size, self.original_size)
+            else:  # the decoder's output only (low-res logits, scores, ranking)
+                masks = low_res.new_zeros((1, 0, *self.original_size))
             if not return_logits:
                 masks = masks > self.model.mask_threshold
         first = self.model.mask_decoder.output_slice(num_multimask_outputs).start or 0
