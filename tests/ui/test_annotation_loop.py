@@ -192,15 +192,21 @@ def test_brush_and_eraser_edit_the_mask(qtbot, window, square, tmp_path):
     assert w.canvas.tool == "prompt"
 
 
-def test_digits_select_objects_and_overlay_modes(qtbot, window, square, tmp_path):
-    w = window
-    _start(qtbot, w, square, tmp_path)
+def _two_objects(qtbot: object, w: MainWindow) -> tuple[int, int]:
+    """Two objects, each a click accepted on frame 0 (at x 20 and 60)."""
     for x in (20, 60):
         key(qtbot, w, Qt.Key.Key_N)
         click(qtbot, w, x, 30)
         wait_proposal(qtbot, w)
         key(qtbot, w, Qt.Key.Key_Return)
     first, second = (o.id for o in w.ctl.objects)
+    return first, second
+
+
+def test_digits_select_objects_and_overlay_modes(qtbot, window, square, tmp_path):
+    w = window
+    _start(qtbot, w, square, tmp_path)
+    first, second = _two_objects(qtbot, w)
     assert w.ctl.current == second
     key(qtbot, w, Qt.Key.Key_1)
     assert w.ctl.current == first and w.timeline.current == first
@@ -223,12 +229,7 @@ def test_digits_select_objects_and_overlay_modes(qtbot, window, square, tmp_path
 def test_deleting_an_object_is_undoable(qtbot, window, square, tmp_path):
     w = window
     _start(qtbot, w, square, tmp_path)
-    for x in (20, 60):
-        key(qtbot, w, Qt.Key.Key_N)
-        click(qtbot, w, x, 30)
-        wait_proposal(qtbot, w)
-        key(qtbot, w, Qt.Key.Key_Return)
-    first, second = (o.id for o in w.ctl.objects)
+    first, second = _two_objects(qtbot, w)
     w.ctl.update_object(first, label="ball")
     store, vid = w.ctl.store, w.ctl.video.id
     kept = (store.object(first), store.masks(vid, object_id=first),

@@ -195,12 +195,7 @@ class TwoWayAttentionBlock(nn.Module):
     def forward(
         self, queries: Tensor, keys: Tensor, query_pe: Tensor, key_pe: Tensor
     ) -> tuple[Tensor, Tensor]:
-        if self.skip_first_layer_pe:
-            queries = self.self_attn(queries, queries, queries)
-        else:
-            q = queries + query_pe
-            queries = queries + self.self_attn(q, q, queries)
-        queries = self.norm1(queries)
+        queries = self._self_attend(queries, query_pe)
 
         q = queries + query_pe
         k = keys + key_pe  # keys do not change until the image->token attention
@@ -212,16 +207,18 @@ class TwoWayAttentionBlock(nn.Module):
         keys = self.norm4(keys + self.cross_attn_image_to_token(k, q, queries))
         return queries, keys
 
+    def _self_attend(self, queries: Tensor, query_pe: Tensor) -> Tensor:
+        """Token self-attention (without PE in the first layer, as SAM), then norm1."""
+        if self.skip_first_layer_pe:
+            return self.norm1(self.self_attn(queries, queries, queries))
+        q = queries + query_pe
+        return self.norm1(queries + self.self_attn(q, q, queries))
+
     def forward_cached(
         self, queries: Tensor, context: ImageContext, query_pe: Tensor
     ) -> tuple[Tensor, Tensor]:
         """`forward` on the image tokens of `context`, reusing their projections."""
-        if self.skip_first_layer_pe:
-            queries = self.self_attn(queries, queries, queries)
-        else:
-            q = queries + query_pe
-            queries = queries + self.self_attn(q, q, queries)
-        queries = self.norm1(queries)
+        queries = self._self_attend(queries, query_pe)
 
         attn = self.cross_attn_token_to_image.cached_keys(
             queries + query_pe, context.t2i_keys, context.t2i_values
