@@ -24,14 +24,14 @@ from annotator.store.repository import FrameMark
 from annotator.tools.videos import add_video, open_record
 from annotator.ui.engines import BackendChoice, Engines, pick, registered_backends
 from annotator.ui.overlay import FrameOverlays, OverlayMode, StyledLayer, hex_rgb
+from annotator.ui.scrub_proxy import ProxyBuilder
+from annotator.ui.vocabulary import vocabulary_names
 from annotator.ui.workers import FrameLoader, JobLane
 from annotator.video import CachedVideo
 
 PROJECT_SUFFIX = ".annotator"
 RECENT_KEY = "recent_projects"
 MAX_RECENT = 8
-VOCAB_KEY = "recognize/vocabulary"
-VOCAB_LABELS, VOCAB_RELEASED = "labels", "released"
 
 
 def project_for(path: Path) -> Path:
@@ -50,6 +50,8 @@ class Controller(QObject):
     projectOpened = Signal()
     frameChanged = Signal(int)
     imageReady = Signal(int)
+    previewReady = Signal(int, object)
+    """index, a scrub-proxy frame to show until the exact frame (imageReady) arrives"""
     overlayChanged = Signal()
     objectsChanged = Signal()
     currentObjectChanged = Signal(object)
@@ -67,6 +69,7 @@ class Controller(QObject):
         self.project_path: Path | None = None
         self.video: VideoRecord | None = None
         self.loader: FrameLoader | None = None
+        self.proxy: ProxyBuilder | None = None
         self.frame: FrameIndex = 0
         self.image: np.ndarray | None = None
         self.image_index: FrameIndex = -1
@@ -121,11 +124,12 @@ class Controller(QObject):
     def select_video(self, video_id: int) -> None:
         """Show one of the project's videos from its first frame."""
         store = self._require_store()
-        if self.loader is not None:
-            self.loader.close()
+        self._close_video()
         self.video = store.video(video_id)
         self.loader = FrameLoader(CachedVideo(open_record(self.video), capacity=32))
         self.loader.loaded.connect(self._on_loaded)
+        self.loader.previewed.connect(self._on_preview)
+        self.proxy = ProxyBuilder(self.video, self.loader)
         self.image, self.image_index = None, -1
         self.range = (None, None)
         self.overlays.invalidate()
@@ -139,13 +143,19 @@ class Controller(QObject):
         """Stop background work and release the project (everything is already saved)."""
         for lane in (self.model_lane, self.io_lane):
             lane.cancel()
-        if self.loader is not None:
-            self.loader.close()
-            self.loader = None
+        self._close_video()
         if self.store is not None:
             self.store.close()
         self.store, self.video, self.image = None, None, None
         self.objects, self.marks, self.current = [], {}, None
+
+    def _close_video(self) -> None:
+        if self.proxy is not None:
+            self.proxy.close()
+            self.proxy = None
+        if self.loader is not None:
+            self.loader.close()
+            self.loader = None
 
     def recent_projects(self) -> list[str]:
         """Most recently opened projects first (from QSettings)."""
@@ -187,6 +197,11 @@ class Controller(QObject):
     def _on_loaded(self, index: int, image: np.ndarray) -> None:
         if index == self.frame:
             self._show(index, image)
+
+    def _on_preview(self, index: int, image: np.ndarray) -> None:
+        """A proxy frame is only shown; `image` (what models get) stays exact."""
+        if index == self.frame and self.image_index != index:
+            self.previewReady.emit(index, image)
 
     def _show(self, index: int, image: np.ndarray) -> None:
         self.image, self.image_index = image, index
@@ -371,29 +386,13 @@ class Controller(QObject):
 
     def ensure_backend(self) -> object:
         """The selected backend, built on first use (called on the model lane's thread); a
-        Recognizer gets the vocabulary the user chose (see `vocabulary_names`)."""
+        Recognizer gets the vocabulary the user chose (annotator.ui.vocabulary)."""
         if not self.backend_id:
             raise AnnotatorError("no backend is ready: pick one in the tools panel")
         backend = self.engines.get(self.backend_id)
         if isinstance(backend, Recognizer):
-            backend.set_vocabulary(self.vocabulary_names())
+            backend.set_vocabulary(vocabulary_names(self.settings, self.store))
         return backend
-
-    @property
-    def vocabulary(self) -> str:
-        """Where a Recognizer's class names come from: VOCAB_LABELS or VOCAB_RELEASED."""
-        value = str(self.settings.value(VOCAB_KEY, VOCAB_LABELS))
-        return value if value in (VOCAB_LABELS, VOCAB_RELEASED) else VOCAB_LABELS
-
-    def set_vocabulary(self, value: str) -> None:
-        self.settings.setValue(VOCAB_KEY, value)
-
-    def vocabulary_names(self) -> list[str] | None:
-        """The project's Label names when chosen and there are any, else None (the backend's
-        released vocabulary, e.g. LVIS for Open-Vocabulary SAM)."""
-        if self.vocabulary != VOCAB_LABELS or self.store is None:
-            return None
-        return [label.name for label in self.store.labels()] or None
 
     def ensure_tracker(self) -> object:
         """The backend that propagates: the selected one when it tracks, else the default

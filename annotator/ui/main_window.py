@@ -187,6 +187,7 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         ctl, c, t = self.ctl, self.canvas, self.timeline
         ctl.imageReady.connect(self._on_image)
+        ctl.previewReady.connect(self._on_preview)
         ctl.overlayChanged.connect(self._refresh_overlay)
         ctl.frameChanged.connect(self.timeline.set_playhead)
         ctl.marksChanged.connect(self._refresh_lanes)
@@ -324,6 +325,11 @@ class MainWindow(QMainWindow):
             self.canvas.show_frame(self.ctl.image)
         self._refresh_overlay()
         self._refresh_prompt_glyphs()
+
+    def _on_preview(self, _index: int, image: object) -> None:
+        """A scrub-proxy frame with its masks, until the exact frame replaces it."""
+        self.canvas.show_frame(image)  # type: ignore[arg-type]
+        self.canvas.show_overlay(self.ctl.overlay())
 
     def _refresh_overlay(self) -> None:
         if self.ctl.image_index == self.ctl.frame:

@@ -20,9 +20,14 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.types import ObjectId
-from annotator.ui.controller import VOCAB_LABELS, VOCAB_RELEASED
 from annotator.ui.object_list import object_title
 from annotator.ui.suggestions import LabelSuggestions, Ranked, describe
+from annotator.ui.vocabulary import (
+    VOCAB_LABELS,
+    VOCAB_RELEASED,
+    set_vocabulary_choice,
+    vocabulary_choice,
+)
 
 
 class SuggestionsPanel(QGroupBox):
@@ -53,9 +58,9 @@ class SuggestionsPanel(QGroupBox):
             "else COCO's 80)")
         self.vocabulary.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         ctl = model.ctl
-        self.vocabulary.setCurrentIndex(self.vocabulary.findData(ctl.vocabulary))
+        self.vocabulary.setCurrentIndex(self.vocabulary.findData(vocabulary_choice(ctl.settings)))
         self.vocabulary.currentIndexChanged.connect(
-            lambda _i: ctl.set_vocabulary(self.vocabulary.currentData()))
+            lambda _i: set_vocabulary_choice(ctl.settings, self.vocabulary.currentData()))
         for widget in (self.hint, self.list, self.vocabulary, self.batch_button):
             layout.addWidget(widget)
         model.changed.connect(self._sync)

@@ -18,8 +18,14 @@ from PySide6.QtCore import QObject, Signal
 from superqt.utils import GeneratorWorker, create_worker
 
 from annotator.video import CachedVideo
+from annotator.video.proxy import ProxyVideo
 
 log = logging.getLogger(__name__)
+
+PREVIEW_COST = 12
+"""Show the scrub proxy's frame first when the exact one needs more decodes than this."""
+SETTLE_S = 0.15
+"""After a proxy frame, wait this long for the next request before the slow exact decode."""
 
 
 @dataclass
@@ -151,10 +157,13 @@ class FrameLoader(QObject):
 
     loaded = Signal(int, object)
     """index, RGB uint8 frame"""
+    previewed = Signal(int, object)
+    """index, the frame from the scrub proxy (display only), ahead of a slow exact decode"""
 
     def __init__(self, video: CachedVideo, prefetch: int = 6) -> None:
         super().__init__()
         self.video = video
+        self.preview: ProxyVideo | None = None
         self._prefetch = prefetch
         self._cond = threading.Condition()
         self._wanted: int | None = None
@@ -184,6 +193,32 @@ class FrameLoader(QObject):
             self._cond.notify()
         self._thread.join(timeout=5)
         self.video.close()
+        if self.preview is not None:
+            self.preview.close()
+
+    def set_preview(self, proxy: ProxyVideo) -> None:
+        """Show proxy frames first when the exact frame needs a long decode (long GOPs)."""
+        with self._cond:
+            if self._stop:
+                proxy.close()
+                return
+            self.preview = proxy
+
+    def _preview_first(self, index: int) -> bool:
+        """Emit the proxy frame when the exact one is slow to come; True when a newer request
+        arrives within SETTLE_S (skip the exact decode: the user is still scrubbing)."""
+        source = self.video.source
+        cost = getattr(source, "decode_cost", None)
+        if self.preview is None or index in self.video.cached() or cost is None \
+                or cost(index) <= PREVIEW_COST:
+            return False
+        try:
+            self.previewed.emit(index, self.preview.frame(index))
+        except Exception:  # noqa: BLE001 - the exact frame follows anyway
+            return False
+        with self._cond:  # still scrubbing? then the exact decode would only be in the way
+            self._cond.wait_for(lambda: self._wanted is not None or self._stop, SETTLE_S)
+            return self._wanted is not None or self._stop
 
     def _next(self) -> int | None:
         with self._cond:
@@ -195,6 +230,8 @@ class FrameLoader(QObject):
     def _loop(self) -> None:
         n = len(self.video)
         while (index := self._next()) is not None:
+            if self._preview_first(index):
+                continue
             try:
                 frame = self.video.frame(index)
             except Exception:  # noqa: BLE001 - a bad frame must not kill the loader

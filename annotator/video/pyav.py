@@ -276,6 +276,22 @@ class PyAVVideo:
         with self._lock:
             return self._to_rgb(self._locate(index))
 
+    def decode_cost(self, index: FrameIndex) -> int:
+        """About how many frames `frame(index)` must decode from where the decoder is now
+        (continuing forward, or from the key frame before it after a seek)."""
+        index = self._check(index)
+        with self._lock:
+            if self._next is not None and self._next <= index and not self._key_between(index):
+                return index - self._next + 1
+            key = self._index.ordinal(self._index.seek_point(index))
+            return index - (key or 0) + 1 + _SEEK_COST
+
+    def longest_gop(self) -> int:
+        """The most frames between two key frames (or to the end): the worst seek's decodes."""
+        keys = np.searchsorted(np.sort(self._index.pts), self._index.key_pts)
+        bounds = np.unique(np.append(keys, len(self)))
+        return int(np.max(np.diff(np.append(0, bounds)))) if len(bounds) else len(self)
+
     def frames(self, start: FrameIndex = 0, stop: FrameIndex | None = None) -> Iterator[np.ndarray]:
         """Decode frames start..stop-1 sequentially (one seek at most)."""
         stop = len(self) if stop is None else min(stop, len(self))

@@ -24,6 +24,13 @@ FRAMES = 20
 
 
 @pytest.fixture(autouse=True)
+def _cache_in_tmp(tmp_path_factory: pytest.TempPathFactory,
+                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scrub proxies (and any download) go to a temporary cache, never the user's."""
+    monkeypatch.setenv("ANNOTATOR_CACHE", str(tmp_path_factory.getbasetemp() / "ui-cache"))
+
+
+@pytest.fixture(autouse=True)
 def _delete_widgets_at_teardown(qapp: object) -> Iterator[None]:
     """Delete each test's widgets in its own teardown, once its worker threads are done.
 

@@ -11,10 +11,10 @@ from PySide6.QtCore import Qt
 from annotator.core.masks import encode
 from annotator.core.project import StoredMask
 from annotator.core.types import Provenance, Source
-from annotator.ui.controller import VOCAB_LABELS, VOCAB_RELEASED
 from annotator.ui.engines import BackendChoice
 from annotator.ui.models_menu import merge_choices
 from annotator.ui.suggestions import project_label
+from annotator.ui.vocabulary import VOCAB_LABELS, VOCAB_RELEASED, vocabulary_choice
 from tests.ui.conftest import click, finish_jobs, key, make_window, open_video, wait_proposal
 from tests.ui.lab_backends import BLOB_FRAMES, ColourNamer, as_choice, blue_box, red_box, truth
 
@@ -44,7 +44,7 @@ def released(w) -> None:
     """Pick "names from: released vocabulary" in the panel, as a user would."""
     combo = w.suggestions_panel.vocabulary
     combo.setCurrentIndex(combo.findData(VOCAB_RELEASED))
-    assert w.ctl.vocabulary == VOCAB_RELEASED
+    assert vocabulary_choice(w.ctl.settings) == VOCAB_RELEASED
 
 
 def test_click_shows_suggestions_then_l_and_a_click_set_the_label(qtbot, named):
