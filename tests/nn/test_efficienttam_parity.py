@@ -230,8 +230,8 @@ def test_pooled_attention_matches_formula(bias: str) -> None:
     with torch.no_grad():
         got = attn(q_in, k_in, v_in, num_k_exclude_rope=n_ptr)
         q, k, v = attn._project(q_in, k_in, v_in)
-        q, k = attn._rope(q, k, n_ptr)  # RoPE first, then pooling
         n_rope = k.shape[-2] - n_ptr
+        q, k = attn._rope(q, k, n_rope, frames)  # RoPE first, then pooling
         k_pool, v_pool = (
             _pool_by_hand(k[:, :, :n_rope], side),
             _pool_by_hand(v[:, :, :n_rope], side),

@@ -57,18 +57,8 @@ class PooledRoPEAttention(RoPEAttention):
         self.bias: PoolBias = bias
         self.kernel_size = kernel_size
 
-    def forward(  # type: ignore[override]
-        self,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        num_k_exclude_rope: int = 0,
-        num_spatial_mem: int = -1,
-    ) -> Tensor:
-        q, k, v = self._project(q, k, v)
-        q, k = self._rope(q, k, num_k_exclude_rope)
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor, n_rope: int) -> Tensor:
         n_q = q.shape[-2]
-        n_rope = k.shape[-2] - num_k_exclude_rope
         if n_rope <= n_q:
             return self._finish(q, k, v)
         side, s = math.isqrt(n_q), self.kernel_size
@@ -81,6 +71,4 @@ class PooledRoPEAttention(RoPEAttention):
         k_all = torch.cat((k_pool, k[:, :, n_rope:]), dim=2)
         logit_bias = q.new_zeros(1, k_all.shape[-2])
         logit_bias[:, : k_pool.shape[-2]] = log_s2
-        out = F.scaled_dot_product_attention(q, k_all, v_all, attn_mask=logit_bias)
-        b, h, n, c = out.shape
-        return self.out_proj(out.transpose(1, 2).reshape(b, n, h * c))
+        return self._finish(q, k_all, v_all, attn_mask=logit_bias)

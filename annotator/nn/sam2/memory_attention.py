@@ -54,8 +54,8 @@ class SDPAttention(nn.Module):
     def _project(self, q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         return self._heads(self.q_proj(q)), self._heads(self.k_proj(k)), self._heads(self.v_proj(v))
 
-    def _finish(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-        out = F.scaled_dot_product_attention(q, k, v)
+    def _finish(self, q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None = None) -> Tensor:
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
         b, h, n, c = out.shape
         return self.out_proj(out.transpose(1, 2).reshape(b, n, h * c))
 
@@ -82,6 +82,7 @@ class RoPEAttention(SDPAttention):
 
     The table covers the sqrt(N_q) x sqrt(N_q) query grid; with `rope_k_repeat` it is tiled
     once per memory frame over the keys (cross-attention), else keys must match queries.
+    Variants override `_rope` (which tables rotate what) or `_attend` (what attends to what).
     """
 
     def __init__(
@@ -97,16 +98,6 @@ class RoPEAttention(SDPAttention):
         self.rope_k_repeat = rope_k_repeat
         self._cis = _TableCache(self.internal_dim // num_heads, rope_theta)
 
-    def _rope(self, q: Tensor, k: Tensor, num_k_exclude_rope: int) -> tuple[Tensor, Tensor]:
-        side = math.isqrt(q.shape[-2])
-        cis = self._cis.get(side, side, q.device)
-        n_rope = k.shape[-2] - num_k_exclude_rope
-        if q.shape[-2] != k.shape[-2] and not self.rope_k_repeat:
-            raise ValueError("keys and queries differ in length but rope_k_repeat is off")
-        q = rotate(q, cis)
-        k = _rotate_leading(k, n_rope, lambda t: rotate(t, cis, n_rope // q.shape[-2]))
-        return q, k
-
     def forward(  # type: ignore[override]
         self,
         q: Tensor,
@@ -116,11 +107,25 @@ class RoPEAttention(SDPAttention):
         num_spatial_mem: int = -1,
     ) -> Tensor:
         q, k, v = self._project(q, k, v)
-        q, k = self._rope(q, k, num_k_exclude_rope)
+        n_rope = k.shape[-2] - num_k_exclude_rope
+        q, k = self._rope(q, k, n_rope, num_spatial_mem)
+        return self._attend(q, k, v, n_rope)
+
+    def _rope(self, q: Tensor, k: Tensor, n_rope: int, num_spatial_mem: int
+              ) -> tuple[Tensor, Tensor]:
+        side = math.isqrt(q.shape[-2])
+        cis = self._cis.get(side, side, q.device)
+        if q.shape[-2] != k.shape[-2] and not self.rope_k_repeat:
+            raise ValueError("keys and queries differ in length but rope_k_repeat is off")
+        q = rotate(q, cis)
+        k = _rotate_leading(k, n_rope, lambda t: rotate(t, cis, n_rope // q.shape[-2]))
+        return q, k
+
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor, n_rope: int) -> Tensor:
         return self._finish(q, k, v)
 
 
-class RoPEAttentionV2(SDPAttention):
+class RoPEAttentionV2(RoPEAttention):
     """EdgeTAM cross-attention: q uses a q_sizes table; each of the `num_spatial_mem` memory
     frames' trailing prod(k_sizes) keys use a k_sizes table (leading global tokens: none)."""
 
@@ -134,24 +139,15 @@ class RoPEAttentionV2(SDPAttention):
         q_sizes: tuple[int, int] = (64, 64),
         k_sizes: tuple[int, int] = (16, 16),
     ) -> None:
-        super().__init__(embedding_dim, num_heads, downsample_rate, kv_in_dim)
-        self._cis = _TableCache(self.internal_dim // num_heads, rope_theta)
+        super().__init__(embedding_dim, num_heads, downsample_rate, kv_in_dim, rope_theta)
         self.q_sizes, self.k_sizes = q_sizes, k_sizes
 
-    def forward(  # type: ignore[override]
-        self,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        num_k_exclude_rope: int = 0,
-        num_spatial_mem: int = -1,
-    ) -> Tensor:
-        q, k, v = self._project(q, k, v)
+    def _rope(self, q: Tensor, k: Tensor, n_rope: int, num_spatial_mem: int
+              ) -> tuple[Tensor, Tensor]:
         q = rotate(q, self._cis.get(*self.q_sizes, q.device))
         cis = self._cis.get(*self.k_sizes, k.device)
-        n_rope = k.shape[-2] - num_k_exclude_rope
         k = _rotate_leading(k, n_rope, lambda t: rotate_framewise(t, cis, num_spatial_mem))
-        return self._finish(q, k, v)
+        return q, k
 
 
 class CrossAttention(Protocol):
