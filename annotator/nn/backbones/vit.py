@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from annotator.nn.backbones.windows import window_partition, window_unpartition
 from annotator.nn.sam import MLP
 
 
@@ -38,29 +39,6 @@ class ViTConfig:
 
 VIT_TI = ViTConfig(embed_dim=192, num_heads=3)
 VIT_S = ViTConfig(embed_dim=384, num_heads=6)
-
-
-def window_partition(x: Tensor, window: int) -> tuple[Tensor, tuple[int, int]]:
-    """B x H x W x C -> (B * windows) x window x window x C, zero-padded to a multiple."""
-    b, h, w, c = x.shape
-    pad_h, pad_w = (window - h % window) % window, (window - w % window) % window
-    if pad_h or pad_w:
-        x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
-    hp, wp = h + pad_h, w + pad_w
-    x = x.view(b, hp // window, window, wp // window, window, c)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window, window, c), (hp, wp)
-
-
-def window_unpartition(
-    windows: Tensor, window: int, padded: tuple[int, int], size: tuple[int, int]
-) -> Tensor:
-    """Inverse of `window_partition`, dropping the padding."""
-    hp, wp = padded
-    h, w = size
-    b = windows.shape[0] // (hp * wp // window // window)
-    x = windows.reshape(b, hp // window, wp // window, window, window, -1)
-    x = x.permute(0, 1, 3, 2, 4, 5).reshape(b, hp, wp, -1)
-    return x[:, :h, :w, :] if hp > h or wp > w else x
 
 
 def resize_abs_pos(pos_embed: Tensor, has_cls_token: bool, hw: tuple[int, int]) -> Tensor:

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from annotator.nn.backbones.windows import window_partition, window_unpartition
 from annotator.nn.sam.common import MLPBlock
 
 # Heads per scaled_dot_product_attention call (bounds the score tensor of global attention).
@@ -36,29 +37,6 @@ def get_rel_pos(q_size: int, k_size: int, rel_pos: torch.Tensor) -> torch.Tensor
     k_coords = torch.arange(k_size)[None, :] * max(q_size / k_size, 1.0)
     relative = (q_coords - k_coords) + (k_size - 1) * max(q_size / k_size, 1.0)
     return rel_pos[relative.long()]
-
-
-def window_partition(x: torch.Tensor, window: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """(B, H, W, C) -> (B * nW, window, window, C) after zero-padding, and the padded size."""
-    b, h, w, c = x.shape
-    pad_h, pad_w = (window - h % window) % window, (window - w % window) % window
-    if pad_h or pad_w:
-        x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
-    hp, wp = h + pad_h, w + pad_w
-    x = x.view(b, hp // window, window, wp // window, window, c)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window, window, c), (hp, wp)
-
-
-def window_unpartition(
-    windows: torch.Tensor, window: int, pad_hw: tuple[int, int], hw: tuple[int, int]
-) -> torch.Tensor:
-    """Inverse of `window_partition`, cropping the padding."""
-    hp, wp = pad_hw
-    h, w = hw
-    b = windows.shape[0] // (hp * wp // window // window)
-    x = windows.view(b, hp // window, wp // window, window, window, -1)
-    x = x.permute(0, 1, 3, 2, 4, 5).reshape(b, hp, wp, -1)
-    return x[:, :h, :w, :].contiguous() if (hp > h or wp > w) else x
 
 
 class Attention(nn.Module):
