@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from annotator.nn.sam2 import EDGETAM, Sam2Config, Sam2Model, build_model
+from annotator.nn.sam2 import EDGETAM, Sam2Config, Sam2ImagePredictor, Sam2Model, build_model
 from annotator.nn.sam2.memory_attention import RoPEAttentionV2
 from annotator.nn.sam2.perceiver import PerceiverResampler
 
@@ -67,3 +67,62 @@ class _Threads:
 
     def __exit__(self, *exc: object) -> None:
         torch.set_num_threads(self.old)
+
+
+# --- parity checks shared by the EdgeTAM and EfficientTAM fixtures ------------------------------
+
+
+def assert_close(name: str, got: np.ndarray, want: np.ndarray, tol: float = 1e-3) -> None:
+    """|got - want| <= tol + tol |want| everywhere, shapes equal."""
+    got = np.asarray(got, dtype=np.float64)
+    assert got.shape == want.shape, f"{name}: shape {got.shape} != {want.shape}"
+    err = np.abs(got - want) - (tol + tol * np.abs(want))
+    assert np.all(err <= 0), f"{name}: max excess {err.max():.3g}"
+
+
+def check_image_predict(model: Sam2Model, inputs: dict, expected: dict) -> None:
+    """Point and box image predictions against the fixture."""
+    pred = Sam2ImagePredictor(model, resize_mode="bilinear")
+    pred.set_image(inputs["frames"][0])
+    calls = {
+        "points": {
+            "point_coords": inputs["image_points"],
+            "point_labels": inputs["image_point_labels"],
+            "multimask_output": True,
+        },
+        "box": {"box": inputs["image_box"], "multimask_output": False},
+    }
+    for name, kwargs in calls.items():
+        masks, iou, low = pred.predict(**kwargs, return_logits=True)
+        assert_close(f"{name}_masks", masks, expected[f"image_predict/{name}_masks"])
+        assert_close(f"{name}_iou", iou, expected[f"image_predict/{name}_iou"])
+        assert_close(f"{name}_low_res", low, expected[f"image_predict/{name}_low_res"])
+
+
+def check_state(session, frame: int, ids: list[int], key: str, expected: dict) -> None:
+    """Stored object pointers and object scores of `ids` on a frame."""
+    outs = [session.stored_output(frame, i) for i in ids]
+    assert_close(
+        f"{key}/obj_ptr", np.stack([o.obj_ptr[0].numpy() for o in outs]), expected[f"{key}/obj_ptr"]
+    )
+    scores = np.stack([o.object_score_logits.reshape(-1).numpy() for o in outs])[:, 0]
+    assert_close(f"{key}/object_score_logits", scores, expected[f"{key}/object_score_logits"])
+
+
+def check_pass(
+    session, key: str, expected: dict, max_frames: int | None = None, ids: tuple[int, ...] = (1, 2)
+) -> None:
+    """One propagation against the recorded pass (its first frames, objects `ids` only)."""
+    order, masks, ptrs, scores = [], [], [], []
+    for res in session.propagate(max_frames=max_frames):
+        assert res.object_ids == list(ids)
+        order.append(res.frame_index)
+        masks.append(res.mask_logits)
+        outs = [session.stored_output(res.frame_index, i) for i in ids]
+        ptrs.append(np.stack([o.obj_ptr[0].numpy() for o in outs]))
+        scores.append([float(o.object_score_logits.reshape(-1)[0]) for o in outs])
+    n, cols = len(order), [i - 1 for i in ids]  # object id i is slot i - 1
+    assert order == expected[f"{key}/frame_order"].tolist()[:n]
+    for name, got in (("masks", masks), ("obj_ptr", ptrs), ("object_score_logits", scores)):
+        want = expected[f"{key}/{name}"][:n][:, cols]
+        assert_close(f"{key}/{name}", np.array(got), want)

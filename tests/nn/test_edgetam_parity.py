@@ -13,14 +13,20 @@ import torch
 from annotator.core.errors import CheckpointError
 from annotator.nn.sam2 import (
     EDGETAM,
-    Sam2ImagePredictor,
     Sam2Model,
     Sam2VideoPredictor,
     build_model,
     load_edgetam,
 )
 from annotator.nn.sam2.transforms import preprocess
-from tests.nn._sam2_helpers import fixture_state_dict, single_thread
+from tests.nn._sam2_helpers import (
+    assert_close,
+    check_image_predict,
+    check_pass,
+    check_state,
+    fixture_state_dict,
+    single_thread,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -55,12 +61,6 @@ def inputs(folder: Path) -> dict[str, np.ndarray]:
 def expected(folder: Path) -> dict[str, np.ndarray]:
     return dict(np.load(folder / "expected.npz"))
 
-
-def assert_close(name: str, got: np.ndarray, want: np.ndarray, tol: float = 1e-3) -> None:
-    got = np.asarray(got, dtype=np.float64)
-    assert got.shape == want.shape, f"{name}: shape {got.shape} != {want.shape}"
-    err = np.abs(got - want) - (tol + tol * np.abs(want))
-    assert np.all(err <= 0), f"{name}: max excess {err.max():.3g}"
 
 
 def test_state_dict_matches_manifest(manifest: dict) -> None:
@@ -121,46 +121,9 @@ def test_image_encoder(model: Sam2Model, inputs: dict, expected: dict) -> None:
 
 
 def test_image_predict(model: Sam2Model, inputs: dict, expected: dict) -> None:
-    pred = Sam2ImagePredictor(model, resize_mode="bilinear")
-    pred.set_image(inputs["frames"][0])
-    calls = {
-        "points": {
-            "point_coords": inputs["image_points"],
-            "point_labels": inputs["image_point_labels"],
-            "multimask_output": True,
-        },
-        "box": {"box": inputs["image_box"], "multimask_output": False},
-    }
-    for name, kwargs in calls.items():
-        masks, iou, low = pred.predict(**kwargs, return_logits=True)
-        assert_close(f"{name}_masks", masks, expected[f"image_predict/{name}_masks"])
-        assert_close(f"{name}_iou", iou, expected[f"image_predict/{name}_iou"])
-        assert_close(f"{name}_low_res", low, expected[f"image_predict/{name}_low_res"])
+    check_image_predict(model, inputs, expected)
 
 
-def _check_state(session, frame: int, ids: list[int], key: str, expected: dict) -> None:
-    outs = [session.stored_output(frame, i) for i in ids]
-    assert_close(
-        f"{key}/obj_ptr", np.stack([o.obj_ptr[0].numpy() for o in outs]), expected[f"{key}/obj_ptr"]
-    )
-    scores = np.stack([o.object_score_logits.reshape(-1).numpy() for o in outs])[:, 0]
-    assert_close(f"{key}/object_score_logits", scores, expected[f"{key}/object_score_logits"])
-
-
-def _check_pass(session, key: str, expected: dict) -> None:
-    order, masks, ptrs, scores = [], [], [], []
-    for res in session.propagate():
-        order.append(res.frame_index)
-        masks.append(res.mask_logits)
-        outs = [session.stored_output(res.frame_index, i) for i in (1, 2)]
-        ptrs.append(np.stack([o.obj_ptr[0].numpy() for o in outs]))
-        scores.append([float(o.object_score_logits.reshape(-1)[0]) for o in outs])
-    assert order == expected[f"{key}/frame_order"].tolist()
-    assert_close(f"{key}/masks", np.stack(masks), expected[f"{key}/masks"])
-    assert_close(f"{key}/obj_ptr", np.stack(ptrs), expected[f"{key}/obj_ptr"])
-    assert_close(
-        f"{key}/object_score_logits", np.array(scores), expected[f"{key}/object_score_logits"]
-    )
 
 
 @pytest.mark.slow
@@ -176,19 +139,19 @@ def test_video_propagation_with_correction(model: Sam2Model, inputs: dict, expec
     key = "video/click0_obj1_point"
     assert res.object_ids == [1]
     assert_close(f"{key}/masks", res.mask_logits[:, None], expected[f"{key}/masks"])
-    _check_state(session, 0, [1], key, expected)
+    check_state(session, 0, [1], key, expected)
 
     res = session.add_points(0, 2, box=inputs["video_obj2_box"])
     key = "video/click1_obj2_box"
     assert_close(f"{key}/masks", res.mask_logits[:, None], expected[f"{key}/masks"])
-    _check_state(session, 0, [1, 2], key, expected)
+    check_state(session, 0, [1, 2], key, expected)
 
-    _check_pass(session, "video/pass1", expected)
+    check_pass(session, "video/pass1", expected)
 
     frame = int(inputs["video_corr_frame"])
     res = session.add_points(frame, 1, inputs["video_corr_points"], inputs["video_corr_labels"])
     key = "video/click2_obj1_negative_f4"
     assert_close(f"{key}/masks", res.mask_logits[:, None], expected[f"{key}/masks"])
-    _check_state(session, frame, [1, 2], key, expected)
+    check_state(session, frame, [1, 2], key, expected)
 
-    _check_pass(session, "video/pass2", expected)
+    check_pass(session, "video/pass2", expected)

@@ -25,7 +25,14 @@ from annotator.nn.sam2.efficienttam import (
 )
 from annotator.nn.sam2.memory_attention import RoPEAttention
 from annotator.nn.sam2.transforms import preprocess
-from tests.nn._sam2_helpers import fixture_state_dict, single_thread
+from tests.nn._sam2_helpers import (
+    assert_close,
+    check_image_predict,
+    check_pass,
+    check_state,
+    fixture_state_dict,
+    single_thread,
+)
 
 FIXTURES = ["efficienttam_s", "efficienttam_ti", "efficienttam_ti_1", "efficienttam_ti_2"]
 # The image cases of ti, ti_1 and ti_2 are the same computation (bitwise equal in the fixtures)
@@ -75,12 +82,6 @@ def expected(folder: Path) -> dict[str, np.ndarray]:
     return dict(np.load(folder / "expected.npz"))
 
 
-def assert_close(name: str, got: np.ndarray, want: np.ndarray, tol: float = 1e-3) -> None:
-    got = np.asarray(got, dtype=np.float64)
-    assert got.shape == want.shape, f"{name}: shape {got.shape} != {want.shape}"
-    err = np.abs(got - want) - (tol + tol * np.abs(want))
-    assert np.all(err <= 0), f"{name}: max excess {err.max():.3g}"
-
 
 def test_state_dict_matches_manifest(variant: str, manifest: dict) -> None:
     own = {
@@ -117,49 +118,9 @@ def test_image_encoder(model: Sam2Model, inputs: dict, expected: dict) -> None:
 
 @pytest.mark.parametrize("variant", IMAGE_CASES, indirect=True)
 def test_image_predict(model: Sam2Model, inputs: dict, expected: dict) -> None:
-    pred = Sam2ImagePredictor(model, resize_mode="bilinear")
-    pred.set_image(inputs["frames"][0])
-    calls = {
-        "points": {
-            "point_coords": inputs["image_points"],
-            "point_labels": inputs["image_point_labels"],
-            "multimask_output": True,
-        },
-        "box": {"box": inputs["image_box"], "multimask_output": False},
-    }
-    for name, kwargs in calls.items():
-        masks, iou, low = pred.predict(**kwargs, return_logits=True)
-        assert_close(f"{name}_masks", masks, expected[f"image_predict/{name}_masks"])
-        assert_close(f"{name}_iou", iou, expected[f"image_predict/{name}_iou"])
-        assert_close(f"{name}_low_res", low, expected[f"image_predict/{name}_low_res"])
+    check_image_predict(model, inputs, expected)
 
 
-def _check_state(session, frame: int, ids: list[int], key: str, expected: dict) -> None:
-    outs = [session.stored_output(frame, i) for i in ids]
-    assert_close(
-        f"{key}/obj_ptr", np.stack([o.obj_ptr[0].numpy() for o in outs]), expected[f"{key}/obj_ptr"]
-    )
-    scores = np.stack([o.object_score_logits.reshape(-1).numpy() for o in outs])[:, 0]
-    assert_close(f"{key}/object_score_logits", scores, expected[f"{key}/object_score_logits"])
-
-
-def _check_pass(
-    session, key: str, expected: dict, max_frames: int | None = None, ids: tuple[int, ...] = (1, 2)
-) -> None:
-    """One propagation against the recorded pass (its first frames, objects `ids` only)."""
-    order, masks, ptrs, scores = [], [], [], []
-    for res in session.propagate(max_frames=max_frames):
-        assert res.object_ids == list(ids)
-        order.append(res.frame_index)
-        masks.append(res.mask_logits)
-        outs = [session.stored_output(res.frame_index, i) for i in ids]
-        ptrs.append(np.stack([o.obj_ptr[0].numpy() for o in outs]))
-        scores.append([float(o.object_score_logits.reshape(-1)[0]) for o in outs])
-    n, cols = len(order), [i - 1 for i in ids]  # object id i is slot i - 1
-    assert order == expected[f"{key}/frame_order"].tolist()[:n]
-    for name, got in (("masks", masks), ("obj_ptr", ptrs), ("object_score_logits", scores)):
-        want = expected[f"{key}/{name}"][:n][:, cols]
-        assert_close(f"{key}/{name}", np.array(got), want)
 
 
 def _start_with_prompts(model: Sam2Model, inputs: dict, expected: dict, box: bool = True):
@@ -174,14 +135,14 @@ def _start_with_prompts(model: Sam2Model, inputs: dict, expected: dict, box: boo
     key = "video/click0_obj1_point"
     assert res.object_ids == [1]
     assert_close(f"{key}/masks", res.mask_logits[:, None], expected[f"{key}/masks"])
-    _check_state(session, 0, [1], key, expected)
+    check_state(session, 0, [1], key, expected)
     if not box:
         return session
 
     res = session.add_points(0, 2, box=inputs["video_obj2_box"])
     key = "video/click1_obj2_box"
     assert_close(f"{key}/masks", res.mask_logits[:, None], expected[f"{key}/masks"])
-    _check_state(session, 0, [1, 2], key, expected)
+    check_state(session, 0, [1, 2], key, expected)
     return session
 
 
@@ -191,22 +152,22 @@ def test_video_pooled_memory_first_frames(model: Sam2Model, inputs: dict, expect
     _1). Objects are tracked independently (newer predictor), so object 1 alone must reproduce
     its column of the two-object run: half the cost of the full case."""
     session = _start_with_prompts(model, inputs, expected, box=False)
-    _check_pass(session, "video/pass1", expected, max_frames=2, ids=(1,))
+    check_pass(session, "video/pass1", expected, max_frames=2, ids=(1,))
 
 
 @pytest.mark.slow
 def test_video_propagation_with_correction(model: Sam2Model, inputs: dict, expected: dict) -> None:
     session = _start_with_prompts(model, inputs, expected)
-    _check_pass(session, "video/pass1", expected)
+    check_pass(session, "video/pass1", expected)
 
     frame = int(inputs["video_corr_frame"])
     res = session.add_points(frame, 1, inputs["video_corr_points"], inputs["video_corr_labels"])
     key = "video/click2_obj1_negative_f4"
     assert_close(f"{key}/masks", res.mask_logits[:, None], expected[f"{key}/masks"])
-    _check_state(session, frame, [1, 2], key, expected)
+    check_state(session, frame, [1, 2], key, expected)
 
     # newer predictor: the correction is a non-conditioning output, re-tracked by pass 2
-    _check_pass(session, "video/pass2", expected)
+    check_pass(session, "video/pass2", expected)
 
 
 # ---- efficient cross-attention against its formula ---------------------------------------------
