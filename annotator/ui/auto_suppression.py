@@ -5,6 +5,8 @@ lives in `AutoInstancesTool` (QSettings)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
@@ -19,6 +21,8 @@ from PySide6.QtWidgets import (
 
 from annotator.tools.auto_instances import NOH_HELP, SUPPRESSIONS
 from annotator.ui.auto_tool import AutoInstancesTool
+
+NOH_SHORT = "NOH-NMS is off: it needs a trained head (none is released); see NOH head…"
 
 HEAD_FILTER = "PyTorch state dict (*.pth *.pt);;All files (*)"
 TIPS = {
@@ -72,7 +76,8 @@ class SuppressionBox(QWidget):
         item = model.item(self._noh_row())
         item.setEnabled(bool(head))
         item.setToolTip(TIPS["noh"] if head else NOH_HELP)
-        self.note.setText(f"NOH head: {head}" if head else NOH_HELP)
+        self.note.setText(f"NOH head: {Path(head).name}" if head else NOH_SHORT)
+        self.note.setToolTip(head or NOH_HELP)
         chosen = self.tool.suppression()
         if chosen == "noh" and not head:
             chosen = "fast"
