@@ -40,6 +40,20 @@ def test_point_prompt_gives_ranked_candidates(sample):
     assert [p.score for p in proposals] == sorted((p.score for p in proposals), reverse=True)
 
 
+def test_same_prompt_same_masks_whatever_ran_before(sample):
+    """GrabCut's random initialisation is seeded per call: a click gives the same candidates
+    again after other work, and on the worker threads the three extents run on."""
+    backend = create_backend("classical")
+    backend.set_frame(sample.frame(0))
+    click = Prompts(points=(Point(120, 180),))
+    first = backend.predict(click)
+    backend.predict(Prompts(box=SAMPLE_BOX))
+    backend.predict(Prompts(points=(Point(400, 100),)))
+    again = backend.predict(click)
+    assert [p.score for p in again] == [p.score for p in first]
+    assert all(np.array_equal(a.mask, b.mask) for a, b in zip(first, again, strict=True))
+
+
 def test_negative_point_removes_a_region(sample):
     backend = create_backend("classical")
     backend.set_frame(sample.frame(0))

@@ -6,6 +6,8 @@ Needs no weights and no torch, so a fresh install can annotate at once.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 
 import cv2
 import numpy as np
@@ -38,6 +40,12 @@ FLOW_SIDE = 480
 """Optical flow runs on frames scaled to at most this width (speed; masks stay full size)."""
 EXTENTS = (0.12, 0.25, 0.45)
 """Region sizes (share of the frame's longer side) tried for point-only prompts: 3 candidates."""
+
+
+@cache
+def _workers() -> ThreadPoolExecutor:
+    """Threads for independent GrabCuts (results do not depend on the thread: see SEED)."""
+    return ThreadPoolExecutor(len(EXTENTS), thread_name_prefix="grabcut")
 
 
 class ClassicalBackend:
@@ -75,7 +83,8 @@ class ClassicalBackend:
             base = segment(frame, prompts.points, prompts.box, 0.0)
             candidates = [base, fill_holes(base), keep_components(base, [])]
         else:
-            candidates = [segment(frame, prompts.points, None, e) for e in EXTENTS]
+            points = prompts.points  # one GrabCut per extent, side by side (OpenCV frees the GIL)
+            candidates = list(_workers().map(lambda e: segment(frame, points, None, e), EXTENTS))
         return _rank(frame, candidates)
 
     # --- Tracker -------------------------------------------------------------------------------

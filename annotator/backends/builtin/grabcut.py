@@ -11,6 +11,9 @@ from annotator.core.types import Box, Point
 
 WORK_SIDE = 320
 """GrabCut runs on crops scaled so their longer side is at most this many pixels."""
+SEED = 0
+"""GrabCut's GMM initialisation draws from OpenCV's per-thread RNG: seeding it on every call
+makes a result depend on its inputs only (not on earlier calls, or on the thread)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ def run_grabcut(image: np.ndarray, seeds: np.ndarray, iterations: int) -> np.nda
         return fg
     labels = seeds.copy()
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(SEED)
     try:
         cv2.grabCut(image, labels, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
