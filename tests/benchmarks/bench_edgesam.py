@@ -12,30 +12,15 @@ from __future__ import annotations
 
 import argparse
 import copy
-import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
+from _timing import pct, times_ms
 
 from annotator.nn.edgesam import EdgeSam, EdgeSamPredictor, build_edge_sam
 
 Row = tuple[str, float, float, str]
-
-
-def _times_ms(fn: Callable[[], object], n: int, warmup: int = 2) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1e3)
-    return out
-
-
-def _pct(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
 
 
 def _clicks(pred: EdgeSamPredictor) -> dict[str, Callable[[], object]]:
@@ -74,10 +59,10 @@ def _encoder_rows(model: EdgeSam, fused: EdgeSam, frame: np.ndarray, n: int) -> 
     base = 0.0
     for name, m in (("encoder, unfused (baseline)", model), ("encoder, fused", fused)):
         pred = EdgeSamPredictor(m)
-        ts = _times_ms(lambda p=pred: p.set_image(frame), n, warmup=1)
-        p50 = _pct(ts, 50)
+        ts = times_ms(lambda p=pred: p.set_image(frame), n, warmup=1)
+        p50 = pct(ts, 50)
         base = base or p50
-        rows.append((name, p50, _pct(ts, 95), f"{p50 / base:.2f}x"))
+        rows.append((name, p50, pct(ts, 95), f"{p50 / base:.2f}x"))
     return rows
 
 
@@ -90,10 +75,10 @@ def _decoder_rows(model: EdgeSam, fused: EdgeSam, frame: np.ndarray, n: int) -> 
         if m is not fused:
             pred.context = None  # the official layer-by-layer decoder, no per-frame context
         for name, fn in _clicks(pred).items():
-            ts = _times_ms(fn, n, warmup=3)
-            p50 = _pct(ts, 50)
+            ts = times_ms(fn, n, warmup=3)
+            p50 = pct(ts, 50)
             b = base.setdefault(name, p50)
-            rows.append((f"decoder {name}, {label}", p50, _pct(ts, 95), f"{p50 / b:.2f}x"))
+            rows.append((f"decoder {name}, {label}", p50, pct(ts, 95), f"{p50 / b:.2f}x"))
     return rows
 
 
@@ -103,14 +88,14 @@ def _classical_rows(frame: np.ndarray, n: int) -> list[Row]:
     from annotator.core.types import Box, Point, Prompts
 
     backend = ClassicalBackend()
-    enc = _times_ms(lambda: backend.set_frame(frame, key=None), 3, warmup=1)
+    enc = times_ms(lambda: backend.set_frame(frame, key=None), 3, warmup=1)
     backend.set_frame(frame, key="f")
-    rows: list[Row] = [("classical set_frame (no encoder)", _pct(enc, 50), _pct(enc, 95), "")]
+    rows: list[Row] = [("classical set_frame (no encoder)", pct(enc, 50), pct(enc, 95), "")]
     prompts = {"1 click": Prompts(points=(Point(640, 360),)),
                "box": Prompts(box=Box(400, 200, 880, 520))}
     for name, prompt in prompts.items():
-        times = _times_ms(lambda p=prompt: backend.predict(p), max(3, n // 8), warmup=1)
-        rows.append((f"classical predict, {name}", _pct(times, 50), _pct(times, 95), ""))
+        times = times_ms(lambda p=prompt: backend.predict(p), max(3, n // 8), warmup=1)
+        rows.append((f"classical predict, {name}", pct(times, 50), pct(times, 95), ""))
     return rows
 
 

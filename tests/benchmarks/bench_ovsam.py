@@ -11,11 +11,11 @@ size after building, after one set_image, and its high-water mark.
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
+from _timing import pct, times_ms
 
 from annotator.nn.ovsam import (
     ImageFeatures,
@@ -27,21 +27,6 @@ from annotator.nn.ovsam import (
 from annotator.nn.ovsam.backbone import build_modified_resnet
 
 Row = tuple[str, float, float, str]
-
-
-def _times_ms(fn: Callable[[], object], n: int, warmup: int = 1) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1e3)
-    return out
-
-
-def _pct(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
 
 
 def _rss_mb() -> tuple[float, float]:
@@ -82,21 +67,21 @@ def bench_encoder(model: Ovsam, frames: int, decoder_only: bool) -> tuple[list[R
     clip_tower = build_modified_resnet().eval()
     img384 = torch.randn(1, 3, 384, 384)
     with torch.inference_mode():
-        base = _times_ms(lambda: clip_tower(img384), frames)
+        base = times_ms(lambda: clip_tower(img384), frames)
         if decoder_only:
-            ref = _pct(base, 50)
+            ref = pct(base, 50)
             return [("baseline: CLIP RN50x16 image forward, 384x384", ref, ref, "1.00x")], ref
         x = torch.randn(1, 3, 1024, 1024)
         feats = model.backbone(x)
-        trunk = _times_ms(lambda: model.backbone(x), frames, warmup=0)
-        neck = _times_ms(lambda: model.neck(feats), frames, warmup=0)
-        fpn = _times_ms(lambda: model.fpn_neck(feats), frames, warmup=0)
-    ref = _pct(base, 50)
+        trunk = times_ms(lambda: model.backbone(x), frames, warmup=0)
+        neck = times_ms(lambda: model.neck(feats), frames, warmup=0)
+        fpn = times_ms(lambda: model.fpn_neck(feats), frames, warmup=0)
+    ref = pct(base, 50)
     rows = [
-        ("baseline: CLIP RN50x16 image forward, 384x384", ref, _pct(base, 95), "1.00x"),
-        ("OVSAM trunk (RN50x16 C2..C5), 1024x1024", _pct(trunk, 50), _pct(trunk, 95), ""),
-        ("OVSAM SAM2CLIP neck (5 ViT-H blocks)", _pct(neck, 50), _pct(neck, 95), ""),
-        ("OVSAM FPN", _pct(fpn, 50), _pct(fpn, 95), ""),
+        ("baseline: CLIP RN50x16 image forward, 384x384", ref, pct(base, 95), "1.00x"),
+        ("OVSAM trunk (RN50x16 C2..C5), 1024x1024", pct(trunk, 50), pct(trunk, 95), ""),
+        ("OVSAM SAM2CLIP neck (5 ViT-H blocks)", pct(neck, 50), pct(neck, 95), ""),
+        ("OVSAM FPN", pct(fpn, 50), pct(fpn, 95), ""),
     ]
     return [(n, a, b, r or f"{a / ref:.2f}x") for n, a, b, r in rows], ref
 
@@ -116,7 +101,7 @@ def bench_predictor(pred: OvsamPredictor, clicks: int, ref: float, decoder_only:
         pred.set_features(random_features(), (540, 960), (576, 1024))
     else:
         frame = np.random.default_rng(0).integers(0, 255, (540, 960, 3), dtype=np.uint8)
-        set_image = _times_ms(lambda: pred.set_image(frame), 1, warmup=0)
+        set_image = times_ms(lambda: pred.set_image(frame), 1, warmup=0)
         rows.append(("set_image 960x540 (whole encode)", set_image[0], set_image[0], ""))
     point = np.array([[480.0, 270.0]])
     box = np.array([300.0, 100.0, 700.0, 500.0])
@@ -127,8 +112,8 @@ def bench_predictor(pred: OvsamPredictor, clicks: int, ref: float, decoder_only:
         "predict: 4 boxes at once, fused labels": lambda: pred.predict(box=np.tile(box, (4, 1))),
     }
     for name, fn in cases.items():
-        t = _times_ms(fn, clicks)
-        rows.append((name, _pct(t, 50), _pct(t, 95), ""))
+        t = times_ms(fn, clicks)
+        rows.append((name, pct(t, 50), pct(t, 95), ""))
     return [(n, a, b, f"{a / ref:.2f}x") for n, a, b, _ in rows]
 
 
