@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from annotator.core.errors import AnnotatorError
+from annotator.core.errors import AnnotatorError, VideoError
 from annotator.core.project import VideoRecord
 from annotator.tools.videos import open_record
 from annotator.ui.workers import FrameLoader
@@ -47,7 +48,8 @@ class ProxyBuilder(QObject):
     def _run(self) -> None:
         path = proxy_path(self.video.content_hash)
         try:
-            if not path.is_file():
+            proxy = self._open(path) if path.is_file() else None
+            if proxy is None:  # none yet, or a stale one (deleted): build it
                 source = open_record(self.video)
                 try:
                     if not needs_proxy(source):
@@ -55,15 +57,26 @@ class ProxyBuilder(QObject):
                     build_proxy(source, path, stop=self._stop.is_set)
                 finally:
                     source.close()
-            v = self.video
-            proxy = ProxyVideo(path, v.width, v.height, v.frame_count)
+                proxy = self._open(path)
         except ProxyStopped:
             return
         except (AnnotatorError, OSError) as exc:
             log.warning("no scrub proxy for %s: %s", self.video.name, exc)
+            return
+        if proxy is None:
             return
         if self._stop.is_set():
             proxy.close()
             return
         self.loader.set_preview(proxy)
         self.ready.emit(str(path))
+
+    def _open(self, path: Path) -> ProxyVideo | None:
+        """The proxy at `path`, or None after deleting one that does not fit the video."""
+        v = self.video
+        try:
+            return ProxyVideo(path, v.width, v.height, v.frame_count)
+        except VideoError as exc:
+            log.info("rebuilding the scrub proxy of %s: %s", v.name, exc)
+            path.unlink(missing_ok=True)
+            return None

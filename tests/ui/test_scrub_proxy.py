@@ -47,3 +47,16 @@ def test_short_gop_video_gets_no_proxy(qtbot, window, tmp_path):
     assert w.ctl.proxy.wait(timeout=10)
     assert w.ctl.loader.preview is None
     assert not proxy_path(w.ctl.video.content_hash).exists()
+
+
+def test_a_proxy_that_does_not_fit_is_rebuilt(qtbot, window, tmp_path):
+    w = window
+    path = tmp_path / "long.mp4"
+    write_video(path, textured(60), 30.0, gop=400)
+    open_video(qtbot, w, path, tmp_path / "p.annotator")
+    assert w.ctl.proxy.wait(timeout=20)
+    proxy = proxy_path(w.ctl.video.content_hash)
+    write_video(proxy, textured(10), 30.0, gop=4)  # a stale proxy: 10 frames, not 60
+    w.ctl.select_video(w.ctl.video.id)  # reopen the video: the bad proxy is replaced
+    assert w.ctl.proxy.wait(timeout=20) and w.ctl.loader.preview is not None
+    assert len(w.ctl.loader.preview) == 60
