@@ -24,14 +24,13 @@ from annotator.store.repository import FrameMark
 from annotator.tools.videos import add_video, open_record
 from annotator.ui.engines import BackendChoice, Engines, pick, registered_backends
 from annotator.ui.overlay import FrameOverlays, OverlayMode, StyledLayer, hex_rgb
+from annotator.ui.recent import remember_project
 from annotator.ui.scrub_proxy import ProxyBuilder
 from annotator.ui.vocabulary import vocabulary_names
 from annotator.ui.workers import FrameLoader, JobLane
 from annotator.video import CachedVideo
 
 PROJECT_SUFFIX = ".annotator"
-RECENT_KEY = "recent_projects"
-MAX_RECENT = 8
 
 
 def project_for(path: Path) -> Path:
@@ -106,7 +105,7 @@ class Controller(QObject):
         self.store = open_project(path)
         self.project_path = Path(path)
         self.stack = UndoStack(self.store)
-        self._remember_recent(str(Path(path).resolve()))
+        remember_project(self.settings, str(Path(path).resolve()))
         videos = self.store.videos()
         if videos:
             self.select_video(videos[0].id)
@@ -156,17 +155,6 @@ class Controller(QObject):
         if self.loader is not None:
             self.loader.close()
             self.loader = None
-
-    def recent_projects(self) -> list[str]:
-        """Most recently opened projects first (from QSettings)."""
-        value = self.settings.value(RECENT_KEY, [])
-        items = [value] if isinstance(value, str) else list(value or [])
-        return [p for p in items if p]
-
-    def _remember_recent(self, path: str) -> None:
-        items = [path] + [p for p in self.recent_projects() if p != path]
-        self.settings.setValue(RECENT_KEY, items[:MAX_RECENT])
-        self.settings.sync()
 
     # --- frames ----------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from annotator.ui.models_menu import ModelsMenu
 from annotator.ui.object_list import ObjectList, object_title
 from annotator.ui.overlay import OverlayMode, compose, hex_rgb
 from annotator.ui.prompting import Prompting
+from annotator.ui.recent import recent_projects
 from annotator.ui.runs import Runs
 from annotator.ui.sensor_dock import install_sensor_dock
 from annotator.ui.shortcuts import SHORTCUTS
@@ -369,7 +370,7 @@ class MainWindow(QMainWindow):
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
-        for path in self.ctl.recent_projects():
+        for path in recent_projects(self.ctl.settings):
             action = self.recent_menu.addAction(path)
             action.triggered.connect(_bind(self.open_path, path))
 

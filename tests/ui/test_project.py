@@ -10,6 +10,7 @@ from annotator.core.masks import decode
 from annotator.ui.controller import BackendChoice
 from annotator.ui.dialogs import HelpDialog
 from annotator.ui.main_window import MainWindow
+from annotator.ui.recent import recent_projects
 from annotator.ui.shortcuts import MOUSE, SHORTCUTS, markdown_table, rows
 from tests.ui.conftest import click, finish_jobs, key, make_window, open_video, wait_proposal
 from tests.ui.disc_backend import choice
@@ -35,7 +36,7 @@ def test_reopening_restores_the_project(qtbot, settings, square, tmp_path):
     w2 = MainWindow([choice()], settings)
     qtbot.addWidget(w2)
     w2.show()
-    recent = w2.ctl.recent_projects()
+    recent = recent_projects(w2.ctl.settings)
     assert recent[0] == str(project.resolve())
     w2._fill_recent()
     w2.recent_menu.actions()[0].trigger()
