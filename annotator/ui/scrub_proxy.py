@@ -54,7 +54,7 @@ class ProxyBuilder(QObject):
                 try:
                     if not needs_proxy(source):
                         return
-                    build_proxy(source, path, stop=self._stop.is_set)
+                    build_proxy(source, path, stop=self._stop.is_set, threads=1)
                 finally:
                     source.close()
                 proxy = self._open(path)

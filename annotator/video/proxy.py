@@ -52,9 +52,10 @@ def proxy_size(width: int, height: int) -> tuple[int, int]:
 
 
 def build_proxy(source: VideoSource, path: str | Path,
-                stop: Callable[[], bool] = lambda: False) -> Path:
+                stop: Callable[[], bool] = lambda: False, threads: int = 0) -> Path:
     """Encode the proxy of `source` to `path` (written aside, then renamed: a killed build
-    leaves no proxy). Raises ProxyStopped when `stop()` turns true."""
+    leaves no proxy). Raises ProxyStopped when `stop()` turns true. `threads`: encoder threads
+    (0: its own choice; the app uses 1 so a core stays free for the user)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_suffix(".part.mp4")
@@ -69,7 +70,8 @@ def build_proxy(source: VideoSource, path: str | Path,
             yield frame if same else cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
     try:
-        count = write_video(part, frames(), info.fps or 30.0, crf=20, gop=PROXY_GOP, bframes=0)
+        count = write_video(part, frames(), info.fps or 30.0, crf=20, gop=PROXY_GOP, bframes=0,
+                            threads=threads)
         if count != len(source):
             raise VideoError(f"proxy of {count} frames for a video of {len(source)}")
         part.replace(path)

@@ -40,12 +40,13 @@ def _options(codec: str, crf: int, gop: int, bframes: int) -> dict[str, str]:
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, *,
                 codec: str | None = None, crf: int = 18, gop: int = 12, bframes: int = 2,
-                rotation: int = 0) -> int:
+                rotation: int = 0, threads: int = 0) -> int:
     """Write RGB uint8 HxWx3 frames (even sizes) to `path`; returns the number written.
 
     `rotation` (clockwise degrees, a multiple of 90) is stored as display-matrix metadata,
     so readers that honour it show the frames turned. MP4/MOV get their index at the front
-    (faststart), so a file cut short still opens with the frames it holds.
+    (faststart), so a file cut short still opens with the frames it holds. `threads` bounds the
+    encoder's threads (0: the encoder's own choice).
     """
     path = Path(path)
     name = pick_codec(path, codec)
@@ -55,6 +56,8 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, *,
     with av.open(str(path), mode="w", options=options) as container:
         stream = container.add_stream(name, rate=Fraction(fps).limit_denominator(100_000),
                                       options=_options(name, crf, gop, bframes))
+        if threads:
+            stream.codec_context.thread_count = threads
         stream.pix_fmt = "yuv420p"
         for rgb in frames:
             if count == 0:
