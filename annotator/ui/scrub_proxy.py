@@ -11,8 +11,6 @@ import logging
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
-
 from annotator.core.errors import AnnotatorError, VideoError
 from annotator.core.project import VideoRecord
 from annotator.tools.videos import open_record
@@ -22,14 +20,10 @@ from annotator.video.proxy import ProxyStopped, ProxyVideo, build_proxy, needs_p
 log = logging.getLogger(__name__)
 
 
-class ProxyBuilder(QObject):
+class ProxyBuilder:
     """One video's proxy: found or built on a thread, then given to `loader`."""
 
-    ready = Signal(str)
-    """the proxy's path"""
-
     def __init__(self, video: VideoRecord, loader: FrameLoader) -> None:
-        super().__init__()
         self.video, self.loader = video, loader
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="scrub-proxy", daemon=True)
@@ -69,7 +63,6 @@ class ProxyBuilder(QObject):
             proxy.close()
             return
         self.loader.set_preview(proxy)
-        self.ready.emit(str(path))
 
     def _open(self, path: Path) -> ProxyVideo | None:
         """The proxy at `path`, or None after deleting one that does not fit the video."""

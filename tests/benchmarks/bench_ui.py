@@ -90,14 +90,18 @@ def scrub(app: QApplication, window: MainWindow, frames: list[int],
     frame, or with `first_display` whatever comes first (a scrub-proxy frame or the exact)."""
     ctl, canvas = window.ctl, window.canvas
     shown: list[int] = []
-    ctl.previewReady.connect(lambda i, _image: shown.append(i))
+
+    def on_preview(index: int, _image: object) -> None:
+        shown.append(index)
+
+    ctl.previewReady.connect(on_preview)
     start = time.perf_counter()
     for f in frames:
         ctl.set_frame(f)
         wait(app, lambda f=f: ctl.image_index == f or (first_display and f in shown))
         canvas.viewport().repaint()
     elapsed = time.perf_counter() - start
-    ctl.previewReady.disconnect()
+    ctl.previewReady.disconnect(on_preview)  # the window's own slot stays
     return len(frames) / elapsed
 
 
