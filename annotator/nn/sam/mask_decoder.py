@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from annotator.nn.sam.common import MLP, LayerNorm2d, conv_transpose2x2_blocks, layer_norm_last
+from annotator.nn.sam.common import MLP, LayerNorm2d, layer_norm_last
 from annotator.nn.sam.transformer import ImageContext
 
 
@@ -163,19 +163,35 @@ class MaskDecoder(nn.Module):
         """output_upscaling + hypernetwork product on channels-last tokens (B x h x w x C).
 
         Same computation as the official NCHW path up to float rounding, much faster on CPU:
-        the 2x2/stride-2 transposed convs become GEMMs, the pixel shuffle is applied only to
-        the final T-channel masks, and `rows` embedding rows at a time keep the 16x larger
-        intermediates in cache (each row's masks depend on that row alone).
+        each 2x2/stride-2 transposed conv is a GEMM per output sub-row (dy, then ey), so every
+        product writes whole rows of the 4x upscaled masks and no pixel shuffle is needed;
+        `rows` embedding rows at a time keep the 16x larger intermediates in cache.
         """
         dc1, ln, act1, dc2, act2 = self.output_upscaling
-        b, h, w, _ = src.shape
-        hyper_t = hyper_in.transpose(1, 2)
-        chunks = []
-        for top in range(0, h, rows):
-            x = act1(layer_norm_last(conv_transpose2x2_blocks(src[:, top : top + rows], dc1), ln))
-            x = act2(conv_transpose2x2_blocks(x, dc2))  # b r w dy dx ey ex C/8
-            chunks.append(x.reshape(b, -1, x.shape[-1]) @ hyper_t)
+        b, h, w, c = src.shape
+        w1, b1 = _sub_row_weights(dc1)
+        w2, b2 = _sub_row_weights(dc2)
+        c1, c2 = dc1.out_channels, dc2.out_channels
         t = hyper_in.shape[1]
-        masks = torch.cat(chunks, dim=1).reshape(b, h, w, 2, 2, 2, 2, t)
-        masks = masks.permute(0, 7, 1, 3, 5, 2, 4, 6)
-        return masks.reshape(b, t, 4 * h, 4 * w)
+        masks = src.new_empty(b, t, h, 2, 2, 4 * w)  # (row, dy, ey, (col, dx, ex)) = 4h x 4w
+        for i in range(b):
+            for top in range(0, h, rows):
+                x = src[i, top : top + rows].reshape(-1, c)
+                n = x.shape[0] // w
+                for dy in range(2):
+                    y = layer_norm_last(torch.addmm(b1, x, w1[dy]).view(-1, c1), ln)
+                    y = act1(y)  # (row, col, dx) x C/4
+                    for ey in range(2):
+                        z = act2(torch.addmm(b2, y, w2[ey]).view(-1, c2))  # (.., dx, ex) x C/8
+                        sub = (hyper_in[i] @ z.T).view(t, n, 4 * w)
+                        masks[i, :, top : top + n, dy, ey].copy_(sub)
+        return masks.view(b, t, 4 * h, 4 * w)
+
+
+def _sub_row_weights(conv: nn.ConvTranspose2d) -> tuple[list[Tensor], Tensor]:
+    """A 2x2/stride-2 ConvTranspose2d as two GEMM weights (Cin x (dx, Cout)), one per output
+    sub-row dy, and the matching bias (dx, Cout)."""
+    w = conv.weight.permute(2, 0, 3, 1)  # dy, Cin, dx, Cout
+    weights = [w[dy].reshape(conv.in_channels, -1).contiguous() for dy in range(2)]
+    assert conv.bias is not None
+    return weights, conv.bias.repeat(2)

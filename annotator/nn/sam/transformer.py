@@ -53,18 +53,23 @@ class Attention(nn.Module):
         b, n_heads, n_tokens, c_per_head = x.shape
         return x.transpose(1, 2).reshape(b, n_tokens, n_heads * c_per_head)
 
-    def forward(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    def forward(self, q: Tensor, k: Tensor, v: Tensor, residual: Tensor | None = None) -> Tensor:
+        """Attention output, plus `residual` when given (fused into the last product where the
+        factorised form allows)."""
         if self.factorized and q.shape[1] != k.shape[1]:
             if q.shape[1] < k.shape[1]:
-                return self._few_queries(q, k, v)
-            return self._few_keys(q, k, v)
-        q = self._separate_heads(self.q_proj(q))
-        k = self._separate_heads(self.k_proj(k))
-        v = self._separate_heads(self.v_proj(v))
-        attn = q @ k.permute(0, 1, 3, 2)
-        attn = attn / math.sqrt(q.shape[-1])
-        attn = torch.softmax(attn, dim=-1)
-        return self.out_proj(self._recombine_heads(attn @ v))
+                out = self._few_queries(q, k, v)
+            else:
+                return self._few_keys(q, k, v, residual)
+        else:
+            q = self._separate_heads(self.q_proj(q))
+            k = self._separate_heads(self.k_proj(k))
+            v = self._separate_heads(self.v_proj(v))
+            attn = q @ k.permute(0, 1, 3, 2)
+            attn = attn / math.sqrt(q.shape[-1])
+            attn = torch.softmax(attn, dim=-1)
+            out = self.out_proj(self._recombine_heads(attn @ v))
+        return out if residual is None else residual + out
 
     # Factorised forms (`factorized = True`), for a handful of prompt tokens against thousands
     # of image tokens: the projections of the many tokens are folded into the few, which cuts
@@ -78,20 +83,21 @@ class Attention(nn.Module):
     def _few_queries(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         """Attention of few queries to many keys/values: project the queries, not the keys.
 
-        All heads' queries share one (B, H*Nq, Din) x (B, Din, Nk) product, so the many keys
-        are read once rather than broadcast per head."""
+        All heads' queries share one (B, Nk, Din) x (B, Din, H*Nq) product, so the many keys
+        are read once rather than broadcast per head; the scores stay key-major (Nk rows), the
+        layout in which both the product and the softmax run fastest on CPU."""
         b, n_q, _ = q.shape
         scale = 1.0 / math.sqrt(self.internal_dim // self.num_heads)
         qh = self._separate_heads(self.q_proj(q)) * scale  # B H Nq d
         qk = (qh @ self._heads_weight(self.k_proj)).reshape(b, -1, k.shape[-1])  # B H*Nq Din
-        bias = (qh * self.k_proj.bias.reshape(self.num_heads, 1, -1)).sum(-1).reshape(b, -1, 1)
-        attn = torch.softmax(torch.baddbmm(bias, qk, k.transpose(1, 2)), dim=-1)
-        ctx = (attn @ v).reshape(b, self.num_heads, n_q, -1)  # rows of attn sum to 1
+        bias = (qh * self.k_proj.bias.reshape(self.num_heads, 1, -1)).sum(-1).reshape(b, 1, -1)
+        attn = torch.softmax(torch.baddbmm(bias, k, qk.transpose(1, 2)), dim=1)  # B Nk H*Nq
+        ctx = (attn.transpose(1, 2) @ v).reshape(b, self.num_heads, n_q, -1)  # rows sum to 1
         wv = self._heads_weight(self.v_proj)  # H d Din
         out = ctx @ wv.transpose(1, 2) + self.v_proj.bias.reshape(self.num_heads, 1, -1)
         return self.out_proj(self._recombine_heads(out))
 
-    def _few_keys(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    def _few_keys(self, q: Tensor, k: Tensor, v: Tensor, residual: Tensor | None = None) -> Tensor:
         """Attention of many queries to few keys/values: fold q_proj / out_proj into them."""
         kh = self._separate_heads(self.k_proj(k))  # B H Nk d
         scale = 1.0 / math.sqrt(kh.shape[-1])
@@ -100,26 +106,32 @@ class Attention(nn.Module):
         b, n_heads, n_k, _ = kq.shape
         kq = kq.transpose(1, 2).reshape(b, n_k * n_heads, -1)  # key-major: (Nk, H) columns
         scores = torch.baddbmm(bias.transpose(1, 2).reshape(b, 1, -1), q, kq.transpose(1, 2))
-        return self._attend_few(scores, self._separate_heads(self.v_proj(v)))
+        return self._attend_few(scores, self._separate_heads(self.v_proj(v)), residual)
 
-    def _attend_few(self, scores: Tensor, vh: Tensor) -> Tensor:
+    def _attend_few(self, scores: Tensor, vh: Tensor, residual: Tensor | None = None) -> Tensor:
         """Softmax over each head's few keys, then values through out_proj in one product.
 
         scores: B x Nq x Nk*H, scaled, key-major (column j*H + h is key j of head h), so the
         softmax runs over a strided axis with the heads contiguous: far faster on CPU than a
-        softmax over an innermost axis of a few keys. vh: B x H x Nk x d.
+        softmax over an innermost axis of a few keys. vh: B x H x Nk x d. With `residual`, the
+        out_proj bias rides in the values (each row's weights sum to H over its Nk*H columns)
+        and the product accumulates onto the residual: no separate pass over the many tokens.
         """
         b, n_heads, n_k, d = vh.shape
         attn = torch.softmax(scores.reshape(b, -1, n_k, n_heads), dim=-2)
         w_out = self.out_proj.weight.reshape(-1, n_heads, d).permute(1, 2, 0)  # H d E
         vo = (vh @ w_out).transpose(1, 2).reshape(b, n_k * n_heads, -1)  # B Nk*H E
-        return torch.baddbmm(self.out_proj.bias, attn.reshape(b, -1, n_k * n_heads), vo)
+        attn = attn.reshape(b, -1, n_k * n_heads)
+        if residual is None:
+            return torch.baddbmm(self.out_proj.bias, attn, vo)
+        return torch.baddbmm(residual, attn, vo + self.out_proj.bias / n_heads)
 
     # Cached forms for keys/values that do not depend on the prompt (the first two-way layer).
 
     def cache_keys(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        """(k_proj(k), v_proj(v)) as B x Din x Nk and B x Nk x Din, for `cached_keys`."""
-        return self.k_proj(k).transpose(1, 2).contiguous(), self.v_proj(v)
+        """(k_proj(k), v_proj(v)) as B x Din x Nk and B x H x Nk x d, for `cached_keys`."""
+        values = self._separate_heads(self.v_proj(v)).contiguous()
+        return self.k_proj(k).transpose(1, 2).contiguous(), values
 
     def cached_keys(self, q: Tensor, keys_t: Tensor, values: Tensor) -> Tensor:
         """Attention of few queries to keys/values projected once by `cache_keys`."""
@@ -128,10 +140,11 @@ class Attention(nn.Module):
         qh = self._separate_heads(self.q_proj(q)) * (1.0 / math.sqrt(d))  # B H Nq d
         kt = keys_t.reshape(b, self.num_heads, d, -1)  # B H d Nk
         attn = torch.softmax(qh @ kt, dim=-1)  # B H Nq Nk
-        vh = values.reshape(b, -1, self.num_heads, d).transpose(1, 2)  # B H Nk d
-        return self.out_proj(self._recombine_heads(attn @ vh))
+        return self.out_proj(self._recombine_heads(attn @ values))
 
-    def cached_queries(self, q_proj: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    def cached_queries(
+        self, q_proj: Tensor, k: Tensor, v: Tensor, residual: Tensor | None = None
+    ) -> Tensor:
         """Attention of many queries, projected once (`q_proj(q)`, B x Nq x Dq), to few keys.
 
         The few keys' heads form a block-diagonal (Dq, Nk*H) matrix, so all heads' scores come
@@ -142,7 +155,7 @@ class Attention(nn.Module):
         idx = torch.arange(n_heads, device=kh.device)
         block[:, idx, :, :, idx] = kh.permute(1, 0, 3, 2) * (1.0 / math.sqrt(d))
         scores = q_proj @ block.reshape(b, n_heads * d, n_k * n_heads)  # B Nq Nk*H
-        return self._attend_few(scores, self._separate_heads(self.v_proj(v)))
+        return self._attend_few(scores, self._separate_heads(self.v_proj(v)), residual)
 
 
 @dataclass(frozen=True)
@@ -153,7 +166,7 @@ class ImageContext:
     tokens: Tensor  # B x N x C: image embedding + dense prompt embedding
     pos: Tensor  # B x N x C: positional encoding
     t2i_keys: Tensor  # B x Din x N: token->image k_proj(tokens + pos), transposed
-    t2i_values: Tensor  # B x N x Din: token->image v_proj(tokens)
+    t2i_values: Tensor  # B x H x N x d: token->image v_proj(tokens), heads apart
     i2t_queries: Tensor  # B x N x Din: image->token q_proj(tokens + pos)
 
 
@@ -204,7 +217,7 @@ class TwoWayAttentionBlock(nn.Module):
         queries = self.norm3(queries + self.mlp(queries))
 
         q = queries + query_pe
-        keys = self.norm4(keys + self.cross_attn_image_to_token(k, q, queries))
+        keys = self.norm4(self.cross_attn_image_to_token(k, q, queries, residual=keys))
         return queries, keys
 
     def _self_attend(self, queries: Tensor, query_pe: Tensor) -> Tensor:
@@ -227,8 +240,10 @@ class TwoWayAttentionBlock(nn.Module):
         queries = self.norm3(queries + self.mlp(queries))
 
         q = queries + query_pe
-        attn = self.cross_attn_image_to_token.cached_queries(context.i2t_queries, q, queries)
-        return queries, self.norm4(context.tokens + attn)
+        keys = self.cross_attn_image_to_token.cached_queries(
+            context.i2t_queries, q, queries, residual=context.tokens
+        )
+        return queries, self.norm4(keys)
 
     def image_context(self, tokens: Tensor, pos: Tensor) -> ImageContext:
         """The prompt-independent projections of image tokens entering this block."""
