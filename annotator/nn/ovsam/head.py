@@ -17,7 +17,7 @@ from torch.nn import functional as F
 from annotator.nn.ops.roi_align import roi_align
 from annotator.nn.ovsam.neck import STRIDES, ConvModule
 from annotator.nn.sam import MLP, MaskDecoder, TwoWayTransformer
-from annotator.nn.sam.common import conv_transpose2x2_blocks, layer_norm_last
+from annotator.nn.sam.mask_decoder import upscaled_masks
 
 LOGIT_SCALE = 4.6052  # float32 exp() = 100.00296
 FINEST_SCALE = 56
@@ -118,23 +118,8 @@ class OvsamHead(nn.Module):
         hyper_in = torch.stack(
             [mlp(hs[:, 1 + i]) for i, mlp in enumerate(decoder.output_hypernetworks_mlps)], dim=1
         )
-        masks = self._upscale_and_project(src.reshape(b, h, w, c), hyper_in)
+        masks = upscaled_masks(decoder.output_upscaling, src.reshape(b, h, w, c), hyper_in)
         return masks, hs[:, 0]
-
-    def _upscale_and_project(self, src: Tensor, hyper_in: Tensor) -> Tensor:
-        """SAM's output_upscaling + hypernetwork product as GEMMs on channels-last tokens.
-
-        Equal to the official NCHW ConvTranspose2d path up to float rounding, much faster on CPU.
-        """
-        dc1, ln, act1, dc2, act2 = self.mask_decoder.output_upscaling
-        b, h, w, _ = src.shape
-        x = act1(layer_norm_last(conv_transpose2x2_blocks(src, dc1), ln))
-        x = act2(conv_transpose2x2_blocks(x, dc2))  # b h w dy dx ey ex C/8
-        t = hyper_in.shape[1]
-        masks = (x.reshape(b, -1, x.shape[-1]) @ hyper_in.transpose(1, 2)).reshape(
-            b, h, w, 2, 2, 2, 2, t
-        )
-        return masks.permute(0, 7, 1, 3, 5, 2, 4, 6).reshape(b, t, 4 * h, 4 * w)
 
     def label_embedding(self, label_query: Tensor) -> Tensor:
         """The label MLP's (N, 768) output (x 0 in the official logits; kept for parity)."""

@@ -81,21 +81,6 @@ def resize_bilinear(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size, mode="bilinear", align_corners=False)
 
 
-def conv_transpose2x2_blocks(x: torch.Tensor, conv: nn.ConvTranspose2d) -> torch.Tensor:
-    """`conv` (kernel 2, stride 2, no padding) on channels-last pixels, without the shuffle.
-
-    x: (..., Cin), one row per input pixel. Returns (..., 2, 2, Cout): the 2x2 output block of
-    each pixel (dy, dx), channels last. Each input pixel feeds exactly one block, so the op is
-    one GEMM; PyTorch's CPU ConvTranspose2d is far slower for SAM's upscaling. Equal to the
-    convolution up to float rounding.
-    """
-    cin, cout = conv.in_channels, conv.out_channels
-    weight = conv.weight.permute(0, 2, 3, 1).reshape(cin, 4 * cout)  # (cin, dy, dx, cout)
-    flat = x.reshape(-1, cin)
-    y = flat @ weight if conv.bias is None else torch.addmm(conv.bias.repeat(4), flat, weight)
-    return y.reshape(*x.shape[:-1], 2, 2, cout)
-
-
 def layer_norm_last(x: torch.Tensor, ln: LayerNorm2d) -> torch.Tensor:
     """`ln` (a LayerNorm2d) over the last axis of a channels-last tensor: the same formula
     (biased variance, eps inside the root), as one fused kernel."""

@@ -34,7 +34,7 @@ class MaskDecoder(nn.Module):
         self.num_multimask_outputs = num_multimask_outputs
         self.num_mask_tokens = num_multimask_outputs + 1
         self.with_iou_head = with_iou_head
-        # GEMM-based upscaling (see _masks_channels_last); False runs the official NCHW modules
+        # GEMM-based upscaling (see upscaled_masks); False runs the official NCHW modules
         self.fast_upscaling = True
         if with_iou_head:
             self.iou_token = nn.Embedding(1, transformer_dim)
@@ -151,7 +151,7 @@ class MaskDecoder(nn.Module):
             dim=1,
         )
         if self.fast_upscaling:
-            masks = self._masks_channels_last(src.reshape(b, h, w, c), hyper_in)
+            masks = upscaled_masks(self.output_upscaling, src.reshape(b, h, w, c), hyper_in)
         else:  # the official formulation
             upscaled = self.output_upscaling(src.transpose(1, 2).reshape(b, c, h, w))
             b, c, h, w = upscaled.shape
@@ -159,33 +159,35 @@ class MaskDecoder(nn.Module):
         iou_pred = self.iou_prediction_head(hs[:, 0, :]) if self.with_iou_head else None
         return masks, iou_pred
 
-    def _masks_channels_last(self, src: Tensor, hyper_in: Tensor, rows: int = 16) -> Tensor:
-        """output_upscaling + hypernetwork product on channels-last tokens (B x h x w x C).
 
-        Same computation as the official NCHW path up to float rounding, much faster on CPU:
-        each 2x2/stride-2 transposed conv is a GEMM per output sub-row (dy, then ey), so every
-        product writes whole rows of the 4x upscaled masks and no pixel shuffle is needed;
-        `rows` embedding rows at a time keep the 16x larger intermediates in cache.
-        """
-        dc1, ln, act1, dc2, act2 = self.output_upscaling
-        b, h, w, c = src.shape
-        w1, b1 = _sub_row_weights(dc1)
-        w2, b2 = _sub_row_weights(dc2)
-        c1, c2 = dc1.out_channels, dc2.out_channels
-        t = hyper_in.shape[1]
-        masks = src.new_empty(b, t, h, 2, 2, 4 * w)  # (row, dy, ey, (col, dx, ex)) = 4h x 4w
-        for i in range(b):
-            for top in range(0, h, rows):
-                x = src[i, top : top + rows].reshape(-1, c)
-                n = x.shape[0] // w
-                for dy in range(2):
-                    y = layer_norm_last(torch.addmm(b1, x, w1[dy]).view(-1, c1), ln)
-                    y = act1(y)  # (row, col, dx) x C/4
-                    for ey in range(2):
-                        z = act2(torch.addmm(b2, y, w2[ey]).view(-1, c2))  # (.., dx, ex) x C/8
-                        sub = (hyper_in[i] @ z.T).view(t, n, 4 * w)
-                        masks[i, :, top : top + n, dy, ey].copy_(sub)
-        return masks.view(b, t, 4 * h, 4 * w)
+def upscaled_masks(upscaling: nn.Sequential, src: Tensor, hyper_in: Tensor,
+                   rows: int = 16) -> Tensor:
+    """SAM's output_upscaling + hypernetwork product on channels-last tokens (B x h x w x C);
+    hyper_in: B x T x C/8. Returns B x T x 4h x 4w mask logits.
+
+    Same computation as the official NCHW path up to float rounding, much faster on CPU:
+    each 2x2/stride-2 transposed conv is a GEMM per output sub-row (dy, then ey), so every
+    product writes whole rows of the 4x upscaled masks and no pixel shuffle is needed;
+    `rows` embedding rows at a time keep the 16x larger intermediates in cache.
+    """
+    dc1, ln, act1, dc2, act2 = upscaling
+    b, h, w, c = src.shape
+    w1, b1 = _sub_row_weights(dc1)
+    w2, b2 = _sub_row_weights(dc2)
+    c1, c2 = dc1.out_channels, dc2.out_channels
+    t = hyper_in.shape[1]
+    masks = src.new_empty(b, t, h, 2, 2, 4 * w)  # (row, dy, ey, (col, dx, ex)) = 4h x 4w
+    for i in range(b):
+        for top in range(0, h, rows):
+            x = src[i, top : top + rows].reshape(-1, c)
+            n = x.shape[0] // w
+            for dy in range(2):
+                y = act1(layer_norm_last(torch.addmm(b1, x, w1[dy]).view(-1, c1), ln))
+                for ey in range(2):  # y rows: (row, col, dx); z rows: (row, col, dx, ex)
+                    z = act2(torch.addmm(b2, y, w2[ey]).view(-1, c2))
+                    sub = (hyper_in[i] @ z.T).view(t, n, 4 * w)
+                    masks[i, :, top : top + n, dy, ey].copy_(sub)
+    return masks.view(b, t, 4 * h, 4 * w)
 
 
 def _sub_row_weights(conv: nn.ConvTranspose2d) -> tuple[list[Tensor], Tensor]:
