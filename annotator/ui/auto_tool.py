@@ -45,6 +45,15 @@ def job_frames(ctl: Controller) -> list[FrameIndex]:
     return list(range(0 if lo is None else lo, (ctl.frame_count - 1 if hi is None else hi) + 1))
 
 
+def job_wrote(ctl: Controller, job: str, step: Progress[Any]) -> None:
+    """A model job stored a frame's objects and masks: report progress, views re-read them."""
+    ctl.model_lane.progress.emit(job, step.done, step.total)
+    ctl.reload_objects()
+    ctl.overlays.invalidate()
+    ctl.reload_marks()
+    ctl.overlayChanged.emit()
+
+
 class AutoInstancesTool(QObject):
     """Runs auto-instances as a job and reviews the Proposals it leaves."""
 
@@ -131,20 +140,12 @@ class AutoInstancesTool(QObject):
                                      suppression=suppression, noh_head=head)
         started = ctl.model_lane.start(
             "auto-instances", _auto, ctl, self.proposer_id, ctl.video, frames, config,
-            on_yield=self._on_frame,
+            on_yield=lambda step: job_wrote(ctl, "auto-instances", step),
             on_error=lambda exc: ctl.message.emit(f"auto-instances failed: {exc}"),
             on_finish=self._done)
         if started:
             ctl.message.emit(f"proposing instances on {len(frames)} frame(s) (Esc cancels)")
         return started
-
-    def _on_frame(self, step: Progress[Any]) -> None:
-        ctl = self.ctl
-        ctl.model_lane.progress.emit("auto-instances", step.done, step.total)
-        ctl.reload_objects()
-        ctl.overlays.invalidate()
-        ctl.reload_marks()
-        ctl.overlayChanged.emit()
 
     def _done(self, aborted: bool) -> None:
         count = len(self.proposal_objects())

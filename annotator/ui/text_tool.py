@@ -28,7 +28,7 @@ from annotator.tools.pseudo_labels import (
     regions_to_objects,
 )
 from annotator.tools.videos import open_record
-from annotator.ui.auto_tool import job_frames
+from annotator.ui.auto_tool import job_frames, job_wrote
 from annotator.ui.controller import Controller
 from annotator.ui.engines import pick
 from annotator.ui.overlay import OverlayMode, compose
@@ -168,17 +168,9 @@ class TextTool(QObject):
         frames = job_frames(ctl)
         return ctl.model_lane.start(
             "pseudo-label", _pseudo, ctl, self.grounder_id, ctl.video, frames, self.config,
-            on_yield=self._on_frame,
+            on_yield=lambda step: job_wrote(ctl, "pseudo-label", step),
             on_error=lambda exc: ctl.message.emit(f"pseudo-labelling failed: {exc}"),
             on_finish=lambda aborted: self.finished.emit("pseudo-label", aborted))
-
-    def _on_frame(self, step: Progress[Any]) -> None:
-        ctl = self.ctl
-        ctl.model_lane.progress.emit("pseudo-label", step.done, step.total)
-        ctl.reload_objects()
-        ctl.overlays.invalidate()
-        ctl.reload_marks()
-        ctl.overlayChanged.emit()
 
     # --- text prompt ----------------------------------------------------------------------------
 
